@@ -1,0 +1,131 @@
+"""Administrative places of the city: County → Town → Village → GridArea, and Zone (作战宣传片区)."""
+
+from django.core.validators import RegexValidator
+from django.db import models
+
+from outreach.lib.names import clean_name, short_village_name
+
+division_code_validator = RegexValidator(r"^\d{12}$", "统计用区划代码须为12位数字")
+
+
+class County(models.Model):
+    """A county-level unit (县/市/区) with its 常住人口 from the census."""
+
+    code = models.CharField("统计用区划代码", max_length=12, unique=True, validators=[division_code_validator])
+    name = models.CharField("名称", max_length=50)
+    population = models.PositiveIntegerField("常住人口", null=True, blank=True)
+    population_year = models.PositiveSmallIntegerField("人口普查年份", null=True, blank=True)
+    population_source = models.TextField("人口数据来源", blank=True)
+
+    class Meta:
+        verbose_name = "县（市、区）"
+        verbose_name_plural = "县（市、区）"
+        ordering = ["code"]
+
+    def __str__(self):
+        return self.name
+
+
+class Town(models.Model):
+    """A town-level unit (镇/乡/街道, or an NBS statistical unit such as a 开发区)."""
+
+    county = models.ForeignKey(County, on_delete=models.PROTECT, related_name="towns", verbose_name="县（市、区）")
+    code = models.CharField("统计用区划代码", max_length=12, unique=True, validators=[division_code_validator])
+    name = models.CharField("名称", max_length=50)
+
+    class Meta:
+        verbose_name = "乡镇（街道）"
+        verbose_name_plural = "乡镇（街道）"
+        ordering = ["code"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["county", "name"],
+                name="town_unique_name_in_county",
+                violation_error_message="同一县内乡镇名称不能重复",
+            )
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class Village(models.Model):
+    """A village-level unit (村委会/居委会); ``short_name`` is how people write it ("周庄村")."""
+
+    town = models.ForeignKey(Town, on_delete=models.PROTECT, related_name="villages", verbose_name="乡镇（街道）")
+    county = models.ForeignKey(County, on_delete=models.PROTECT, related_name="villages", verbose_name="县（市、区）")
+    code = models.CharField("统计用区划代码", max_length=12, unique=True, validators=[division_code_validator])
+    name = models.CharField("名称", max_length=60)
+    short_name = models.CharField("简称", max_length=60, db_index=True)
+    is_placeholder = models.BooleanField(
+        "虚拟社区", default=False, help_text="国家统计局为开发区、监所等设的虚拟社区，不参与排名"
+    )
+
+    class Meta:
+        verbose_name = "村（社区）"
+        verbose_name_plural = "村（社区）"
+        ordering = ["code"]
+
+    def __str__(self):
+        return self.name
+
+    def save(self, *args, **kwargs):
+        if not self.short_name:
+            self.short_name = short_village_name(self.name)
+        if self.town_id and not self.county_id:
+            self.county_id = self.town.county_id
+        super().save(*args, **kwargs)
+
+    @staticmethod
+    def name_matches(queryset, name: str):
+        """Villages of ``queryset`` whose official or short name is ``name`` (either spelling)."""
+        name = clean_name(name)
+        return queryset.filter(
+            models.Q(name=name) | models.Q(short_name=name) | models.Q(short_name=short_village_name(name))
+        )
+
+
+class GridArea(models.Model):
+    """A 网格 inside one village, the unit a grid worker looks after."""
+
+    village = models.ForeignKey(Village, on_delete=models.PROTECT, related_name="grids", verbose_name="村（社区）")
+    name = models.CharField("网格名称", max_length=60)
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "网格"
+        verbose_name_plural = "网格"
+        ordering = ["village_id", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["village", "name"],
+                name="grid_unique_name_in_village",
+                violation_error_message="同一村（社区）内网格名称不能重复",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.village.short_name}·{self.name}" if self.village_id else self.name
+
+
+class Zone(models.Model):
+    """A 作战宣传片区: a named group of towns of one county."""
+
+    county = models.ForeignKey(County, on_delete=models.PROTECT, related_name="zones", verbose_name="县（市、区）")
+    name = models.CharField("片区名称", max_length=60)
+    towns = models.ManyToManyField(Town, related_name="zones", verbose_name="包含乡镇", blank=True)
+
+    class Meta:
+        verbose_name = "作战宣传片区"
+        verbose_name_plural = "作战宣传片区"
+        ordering = ["county_id", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["county", "name"],
+                name="zone_unique_name_in_county",
+                violation_error_message="同一县内片区名称不能重复",
+            )
+        ]
+
+    def __str__(self):
+        return self.name

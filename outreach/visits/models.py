@@ -1,0 +1,131 @@
+"""Visits (入户走访) to households and the fraud scripts explained during them."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from outreach.campaigns.models import Campaign
+from outreach.people.models import Household, PartyMember
+from outreach.places.models import County, GridArea, Town, Village
+
+
+class FraudType(models.Model):
+    """A common fraud script (诈骗类型) that visitors explain."""
+
+    name = models.CharField("诈骗类型", max_length=30, unique=True)
+    sort_order = models.PositiveSmallIntegerField("排序", default=0)
+    is_active = models.BooleanField("启用", default=True)
+
+    class Meta:
+        verbose_name = "诈骗类型"
+        verbose_name_plural = "诈骗类型"
+        ordering = ["sort_order", "id"]
+
+    def __str__(self):
+        return self.name
+
+
+COMMON_FRAUD_TYPES = [  # seeded by migration 0002_seed_fraud_types
+    "刷单返利",
+    "虚假投资理财",
+    "虚假网络贷款",
+    "冒充电商物流客服",
+    "冒充公检法",
+    "冒充领导熟人",
+    "网络游戏产品虚假交易",
+    "网络婚恋交友",
+    "虚假征信",
+    "兼职招聘",
+]
+
+
+class Visit(models.Model):
+    """One visit to a household. ``client_id`` is made on the phone, so a resent form stores it once.
+
+    The household's places are copied onto the visit so rankings and scoping need no joins.
+    """
+
+    client_id = models.UUIDField("客户端编号", unique=True, default=uuid.uuid4, editable=False)
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="visits", verbose_name="活动")
+    household = models.ForeignKey(Household, on_delete=models.PROTECT, related_name="visits", verbose_name="住户")
+    visitor = models.ForeignKey(
+        PartyMember, on_delete=models.PROTECT, null=True, blank=True, related_name="visits", verbose_name="走访党员"
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="recorded_visits",
+        verbose_name="录入人",
+    )
+    visited_at = models.DateTimeField("走访时间", db_index=True)
+    entered = models.BooleanField("真入户", default=False)
+    met_person = models.BooleanField("真人见", default=False)
+    explained = models.BooleanField("真讲解", default=False)
+    signed = models.BooleanField("真签名（签承诺书）", default=False)
+    fraud_types = models.ManyToManyField(FraudType, blank=True, related_name="visits", verbose_name="讲解的诈骗类型")
+    left_brochure = models.BooleanField("留下宣传册", default=False)
+    left_letter = models.BooleanField("留下《致全县人民群众的一封信》", default=False)
+    left_pledge = models.BooleanField("留下承诺书", default=False)
+    app_installed = models.PositiveSmallIntegerField("现场安装App人数", default=0)
+    app_registered = models.PositiveSmallIntegerField("现场注册人数", default=0)
+    app_verified = models.PositiveSmallIntegerField("现场实名人数", default=0)
+    alerts_enabled = models.PositiveSmallIntegerField("开启来电预警人数", default=0)
+    is_qualified = models.BooleanField("有效走访", default=False, help_text="按活动的有效走访规则计算")
+    signature = models.FileField("承诺书签名", upload_to="signatures/%Y/%m/", blank=True)
+    photo = models.FileField("现场照片", upload_to="visit_photos/%Y/%m/", blank=True)
+    latitude = models.DecimalField("纬度", max_digits=9, decimal_places=6, null=True, blank=True)
+    longitude = models.DecimalField("经度", max_digits=9, decimal_places=6, null=True, blank=True)
+    notes = models.TextField("备注", blank=True)
+    county = models.ForeignKey(County, on_delete=models.PROTECT, related_name="+", verbose_name="县（市、区）")
+    town = models.ForeignKey(Town, on_delete=models.PROTECT, related_name="+", verbose_name="乡镇（街道）")
+    village = models.ForeignKey(Village, on_delete=models.PROTECT, related_name="+", verbose_name="村（社区）")
+    grid = models.ForeignKey(
+        GridArea, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name="网格"
+    )
+    created_at = models.DateTimeField("上传时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "走访记录"
+        verbose_name_plural = "走访记录"
+        ordering = ["-visited_at"]
+        indexes = [
+            models.Index(fields=["household", "visited_at"], name="visit_household_idx"),
+            models.Index(fields=["visitor", "visited_at"], name="visit_visitor_idx"),
+            models.Index(fields=["county", "town", "village"], name="visit_places_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(app_registered__lte=models.F("app_installed")),
+                name="visit_registered_not_above_installed",
+                violation_error_message="现场注册人数不能多于安装人数",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(app_verified__lte=models.F("app_registered")),
+                name="visit_verified_not_above_registered",
+                violation_error_message="现场实名人数不能多于注册人数",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.household} {self.visited_at:%Y-%m-%d}"
+
+    def fill_places(self):
+        """Copy the household's places onto the visit."""
+        household = self.household
+        self.county_id = household.county_id
+        self.town_id = household.town_id
+        self.village_id = household.village_id
+        self.grid_id = household.grid_id
+
+    def qualifies(self, explained_count: int) -> bool:
+        """Whether this visit counts under its campaign's rule (``explained_count`` fraud scripts explained)."""
+        rule = self.campaign
+        return (
+            (self.entered or not rule.require_entered)
+            and (self.met_person or not rule.require_met_person)
+            and ((self.explained and explained_count > 0) or not rule.require_explained)
+            and (self.signed or not rule.require_signed)
+        )

@@ -1,0 +1,31 @@
+"""Recording visits: one service used by the admin, the phone pages, imports and the demo."""
+
+from django.db import IntegrityError, transaction
+
+from outreach.visits.models import Visit
+
+
+def record_visit(*, client_id, household, campaign, visited_at, fraud_types=(), **fields) -> tuple[Visit, bool]:
+    """Store a visit once per ``client_id``; return (visit, created).
+
+    A resend with the same client id returns the stored visit unchanged, whatever the resend says.
+    """
+    existing = Visit.objects.filter(client_id=client_id).first()
+    if existing is not None:
+        return existing, False
+    fraud_types = list(fraud_types)
+    visit = Visit(client_id=client_id, household=household, campaign=campaign, visited_at=visited_at, **fields)
+    visit.fill_places()
+    visit.is_qualified = visit.qualifies(len(fraud_types))
+    try:
+        with transaction.atomic():
+            visit.save()
+            if fraud_types:
+                visit.fraud_types.set(fraud_types)
+    except IntegrityError:
+        # Lost a race with a concurrent resend of the same visit: that one stored it.
+        stored = Visit.objects.filter(client_id=client_id).first()
+        if stored is None:
+            raise
+        return stored, False
+    return visit, True

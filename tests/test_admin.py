@@ -1,0 +1,113 @@
+"""Every admin page loads, in Chinese, and list pages cost a fixed number of queries."""
+
+import pytest
+from django.contrib import admin
+from django.core.management import call_command
+from django.urls import reverse
+
+from outreach.campaigns.models import Assignment
+from tests.factories import make_assignment, make_household, make_member, make_visit
+
+pytestmark = pytest.mark.django_db
+
+REGISTERED = list(admin.site._registry)
+
+
+@pytest.fixture
+def demo(places):
+    call_command("seed_demo", verbosity=0)
+
+
+def _url(model, view, *args):
+    return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{view}", args=args)
+
+
+def test_it_opens_every_changelist_add_and_change_form(demo, superuser, client):
+    client.force_login(superuser)
+    for model in REGISTERED:
+        label = model._meta.label
+        response = client.get(_url(model, "changelist"))
+        assert response.status_code == 200, label
+        assert "反诈包联" in response.content.decode(), label
+        assert client.get(_url(model, "add")).status_code == 200, label
+        obj = model.objects.order_by("pk").first()
+        assert obj is not None, f"the demo has no {label}"
+        assert client.get(_url(model, "change", obj.pk)).status_code == 200, label
+
+
+def test_it_speaks_chinese(demo, superuser, client):
+    client.force_login(superuser)
+    body = client.get(_url(Assignment, "changelist")).content.decode()
+    assert "包联关系" in body and "搜索" in body
+
+
+def test_it_searches_households_by_phone_name_and_address(places, superuser, client):
+    make_household(places.zhouzhuang, head_name="张建国", phone="13912345678", address="周庄村东街1号")
+    make_household(places.zhouzhuang, head_name="李秀英", phone="13712345678", address="周庄村西街2号")
+    client.force_login(superuser)
+    url = reverse("admin:people_household_changelist")
+    for term in ("13912345678", "张建", "东街"):
+        body = client.get(url, {"q": term}).content.decode()
+        assert "张建国" in body and "李秀英" not in body, term
+
+
+@pytest.mark.parametrize(
+    "url_name",
+    ["people_household", "campaigns_assignment", "visits_visit", "people_partymember"],
+)
+def test_it_lists_with_queries_that_do_not_grow_with_rows(
+    url_name, places, superuser, client, django_assert_max_num_queries
+):
+    client.force_login(superuser)
+    url = reverse(f"admin:{url_name}_changelist")
+
+    def add_rows(n):
+        for _ in range(n):
+            household = make_household(places.zhouzhuang, grid=places.zhouzhuang_grid)
+            member = make_member(places.zhouzhuang)
+            make_assignment(household, member)
+            make_visit(household, visitor=member)
+
+    add_rows(2)
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(url).status_code == 200
+    add_rows(20)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert client.get(url).status_code == 200
+
+
+def test_it_hands_a_members_households_to_another_member(places, superuser, client):
+    leaving = make_member(places.zhouzhuang, name="王外出")
+    taking = make_member(places.zhouzhuang, name="李接手")
+    for _ in range(3):
+        make_assignment(make_household(places.zhouzhuang), leaving)
+    client.force_login(superuser)
+    url = reverse("admin:people_partymember_changelist")
+    form = client.post(url, {"action": "reassign_households", "_selected_action": [leaving.pk]})
+    assert form.status_code == 200
+    assert "移交给" in form.content.decode()
+    done = client.post(
+        url,
+        {"action": "reassign_households", "_selected_action": [leaving.pk], "to_member": taking.pk, "confirm": "1"},
+        follow=True,
+    )
+    assert "已将 3 户移交给 李接手" in done.content.decode()
+    assert Assignment.objects.filter(member=taking).count() == 3
+    assert not Assignment.objects.filter(member=leaving).exists()
+
+
+def test_it_refuses_to_hand_households_to_another_county(places, superuser, client):
+    leaving = make_member(places.zhouzhuang)
+    elsewhere = make_member(places.jishan_village)
+    make_assignment(make_household(places.zhouzhuang), leaving)
+    client.force_login(superuser)
+    url = reverse("admin:people_partymember_changelist")
+    response = client.post(
+        url,
+        {"action": "reassign_households", "_selected_action": [leaving.pk], "to_member": elsewhere.pk, "confirm": "1"},
+    )
+    assert response.status_code == 200
+    assert Assignment.objects.filter(member=leaving).count() == 1

@@ -1,0 +1,63 @@
+import uuid
+
+import pytest
+
+from outreach.visits.models import FraudType, Visit
+from outreach.visits.services import record_visit
+from tests.factories import make_campaign, make_household, make_member, make_visit
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_seeds_the_common_fraud_types(db):
+    names = set(FraudType.objects.values_list("name", flat=True))
+    assert {"刷单返利", "冒充公检法", "虚假征信", "兼职招聘", "网络游戏产品虚假交易"} <= names
+    assert len(names) == 10
+
+
+def test_it_stores_a_resent_visit_once(places):
+    household = make_household(places.zhouzhuang)
+    client_id = uuid.uuid4()
+    kwargs = {
+        "client_id": client_id,
+        "household": household,
+        "campaign": make_campaign(),
+        "visited_at": "2021-08-01T10:00:00+08:00",
+    }
+    first, created = record_visit(**kwargs, met_person=True)
+    again, created_again = record_visit(**kwargs, met_person=False)
+    assert created and not created_again
+    assert again.pk == first.pk
+    assert Visit.objects.filter(client_id=client_id).count() == 1
+    assert Visit.objects.get(pk=first.pk).met_person is True
+
+
+def test_it_copies_the_household_places_onto_the_visit(places):
+    household = make_household(places.zhouzhuang, grid=places.zhouzhuang_grid)
+    visit = make_visit(household)
+    assert (visit.county, visit.town, visit.village, visit.grid) == (
+        places.xinjiang,
+        places.longxing,
+        places.zhouzhuang,
+        places.zhouzhuang_grid,
+    )
+
+
+def test_it_qualifies_a_visit_by_the_campaign_rule(places):
+    household = make_household(places.zhouzhuang)
+    scripts = list(FraudType.objects.all()[:2])
+    full = {"entered": True, "met_person": True, "explained": True, "signed": True}
+    assert make_visit(household, fraud_types=scripts, **full).is_qualified
+    assert not make_visit(household, fraud_types=[], **full).is_qualified
+    assert not make_visit(household, fraud_types=scripts, **{**full, "signed": False}).is_qualified
+    assert not make_visit(household, fraud_types=scripts, **{**full, "met_person": False}).is_qualified
+    # The default rule does not ask for 真入户; a campaign may.
+    assert make_visit(household, fraud_types=scripts, **{**full, "entered": False}).is_qualified
+    strict = make_campaign(name="严格", require_entered=True)
+    assert not make_visit(household, campaign=strict, fraud_types=scripts, **{**full, "entered": False}).is_qualified
+
+
+def test_it_records_the_visitor(places):
+    member = make_member(places.zhouzhuang)
+    visit = make_visit(make_household(places.zhouzhuang), visitor=member)
+    assert visit.visitor == member
