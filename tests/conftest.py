@@ -13,6 +13,12 @@ from outreach.places.services import load_divisions
 from tests import factories
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # PBKDF2 costs ~0.2 s a user; tests check behaviour, not hashing strength.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
@@ -52,3 +58,25 @@ def places(db):
 @pytest.fixture
 def superuser(db):
     return factories.make_user(username="root", is_superuser=True)
+
+
+@pytest.fixture
+def users(places):
+    """One user per role, in two counties, two towns and two grids (each comment says what it may see)."""
+    from outreach.accounts.models import Role
+
+    make = factories.make_user
+    grid_worker = make(Role.GRID, username="grid_zhouzhuang1", county=places.xinjiang, town=places.longxing)
+    grid_worker.grids.set([places.zhouzhuang_grid])  # 周庄村第1网格 only
+    other_grid_worker = make(Role.GRID, username="grid_zhouzhuang2", county=places.xinjiang, town=places.longxing)
+    other_grid_worker.grids.set([places.zhouzhuang_grid2])  # 周庄村第2网格 only
+    return SimpleNamespace(
+        city=make(Role.CITY, username="city"),  # everything
+        county=make(Role.COUNTY, username="county_xinjiang", county=places.xinjiang),  # 新绛县
+        other_county=make(Role.COUNTY, username="county_jishan", county=places.jishan),  # 稷山县
+        town=make(Role.TOWN, username="town_longxing", county=places.xinjiang, town=places.longxing),  # 龙兴镇
+        other_town=make(Role.TOWN, username="town_sanquan", county=places.xinjiang, town=places.sanquan),  # 三泉镇
+        grid=grid_worker,
+        other_grid=other_grid_worker,
+        member=make(Role.MEMBER, username="member_zhouzhuang", county=places.xinjiang),  # households assigned to them
+    )
