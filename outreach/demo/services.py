@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from outreach.accounts.models import Role, User
 from outreach.campaigns.models import Assignment, Campaign
+from outreach.lib.signals import field_data_changed, registration_data_changed
 from outreach.people.models import Household, PartyMember, PartyOrganization, Resident, Team
 from outreach.places.models import County, GridArea, Town, Village, Zone
 from outreach.registrations.models import RegistrationReport
@@ -135,8 +136,16 @@ def seed_demo(seed: int = 20210813) -> DemoResult:
     )
     if created:
         campaign.counties.set(County.objects.all())
-        _build_people_and_visits(rng, campaign)
-        RegistrationReport.objects.bulk_create(_reports(rng))
+        village_ids = _build_people_and_visits(rng, campaign)
+        reports = RegistrationReport.objects.bulk_create(_reports(rng))
+        transaction.on_commit(lambda: field_data_changed.send(sender=Campaign, village_ids=village_ids))
+        transaction.on_commit(
+            lambda: registration_data_changed.send(
+                sender=RegistrationReport,
+                county_ids={r.county_id for r in reports},
+                dates={r.as_of for r in reports},
+            )
+        )
     xinjiang = County.objects.get(code=XINJIANG_CODE)
     town = Town.objects.get(code="140825100000")
     grid = GridArea.objects.filter(village__town=town).order_by("village__code", "name").first()
@@ -154,7 +163,7 @@ def seed_demo(seed: int = 20210813) -> DemoResult:
     return result
 
 
-def _build_people_and_visits(rng: random.Random, campaign: Campaign) -> None:
+def _build_people_and_visits(rng: random.Random, campaign: Campaign) -> set[int]:
     villages = _demo_villages(rng)
     fraud_types = list(FraudType.objects.filter(is_active=True))
     tz = timezone.get_default_timezone()
@@ -258,3 +267,4 @@ def _build_people_and_visits(rng: random.Random, campaign: Campaign) -> None:
         ],
         batch_size=1000,
     )
+    return {village.pk for village in villages}

@@ -2,6 +2,7 @@
 
 from django.db import IntegrityError, transaction
 
+from outreach.lib.signals import field_data_changed
 from outreach.visits.models import Visit
 
 
@@ -28,4 +29,5 @@ def record_visit(*, client_id, household, campaign, visited_at, fraud_types=(), 
         if stored is None:
             raise
         return stored, False
+    transaction.on_commit(lambda: field_data_changed.send(sender=Visit, village_ids={visit.village_id}))
     return visit, True

@@ -1,0 +1,13 @@
+"""Signals that let the layers on top (dashboards) follow writes made below them, without being imported.
+
+Senders: any service that writes households, assignments, visits or registration reports in bulk or one by
+one (visits.services.record_visit, the importers, the demo). Receivers refresh what they derive from those
+rows (summary tables).
+"""
+
+from django.dispatch import Signal
+
+# kwargs: village_ids (a set of Village pks whose households, assignments or visits changed).
+field_data_changed = Signal()
+# kwargs: county_ids (a set of County pks whose RegistrationReport rows changed), dates (a set of dates).
+registration_data_changed = Signal()
