@@ -46,3 +46,19 @@ def test_it_masks_phones():
 )
 def test_it_shortens_official_village_names(official, short):
     assert short_village_name(official) == short
+
+
+@pytest.mark.parametrize("text", ["=1+1", "+86", "-2", "@SUM(A1)", "\tx", "＝1+1"])
+def test_it_makes_formula_like_text_plain(text):
+    from outreach.lib.cells import safe_cell, unescape_cell
+
+    assert safe_cell(text) == "'" + text
+    assert unescape_cell(safe_cell(text)) == text
+
+
+def test_it_leaves_numbers_and_plain_text_alone():
+    from outreach.lib.cells import safe_cell
+
+    assert safe_cell(-5) == -5
+    assert safe_cell("张三") == "张三"
+    assert safe_cell(None) is None
