@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "outreach.visits",
     "outreach.registrations",
     "outreach.demo",
+    "outreach.mobile",
 ]
 
 MIDDLEWARE = [
@@ -159,3 +160,15 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
     "outreach.accounts.permissions.RoleBackend",
 ]
+
+# --- Phone pages and checks on visits (issue 5, outreach.mobile) ---
+# Largest JSON body a phone may post for one visit (signature + a resized photo + fields).
+MOBILE_MAX_VISIT_BYTES = envint("MOBILE_MAX_VISIT_BYTES", 4_000_000)
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(2_621_440, MOBILE_MAX_VISIT_BYTES)
+# Integrity flags (outreach.mobile.services.scan_visits): N households by one recorder within M minutes,
+# night hours (local), and how far from the median location of the village's other visits is "far".
+MOBILE_RAPID_HOUSEHOLDS = envint("MOBILE_RAPID_HOUSEHOLDS", 5)
+MOBILE_RAPID_MINUTES = envint("MOBILE_RAPID_MINUTES", 10)
+MOBILE_NIGHT_HOURS = (22, 6)
+MOBILE_FAR_KM = 3.0
+MOBILE_FAR_MIN_POINTS = 3

@@ -17,6 +17,7 @@ _DOMAIN = {
     "campaigns": ["campaign", "assignment"],
     "visits": ["fraudtype", "visit"],
     "registrations": ["registrationreport"],
+    "mobile": ["integrityflag", "callbackcheck"],
 }
 
 
@@ -44,6 +45,9 @@ def _role_permissions() -> dict[str, frozenset[str]]:
     town |= _perms("people", ["partymember", "team", "household", "resident"], _EDIT)
     town |= _perms("campaigns", ["assignment"], _EDIT)
     town |= _perms("visits", ["visit"], _EDIT)
+    # Reviewing integrity flags and call-backs (issue 5) is county and town staff's work.
+    county |= _perms("mobile", ["integrityflag", "callbackcheck"], _EDIT)
+    town |= _perms("mobile", ["integrityflag", "callbackcheck"], _EDIT)
     grid = _perms("places", ["village", "gridarea"], _VIEW) | _perms("visits", ["fraudtype"], _VIEW)
     grid |= _perms("people", ["household", "resident"], _EDIT) | _perms("people", ["partymember"], _VIEW)
     grid |= _perms("campaigns", ["assignment"], _VIEW) | _perms("visits", ["visit"], _EDIT)

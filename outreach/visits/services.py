@@ -1,5 +1,7 @@
 """Recording visits: one service used by the admin, the phone pages, imports and the demo."""
 
+import hashlib
+
 from django.db import IntegrityError, transaction
 
 from outreach.lib.signals import field_data_changed
@@ -10,11 +12,17 @@ def record_visit(*, client_id, household, campaign, visited_at, fraud_types=(), 
     """Store a visit once per ``client_id``; return (visit, created).
 
     A resend with the same client id returns the stored visit unchanged, whatever the resend says.
+    A ``signature`` given as a file gets its SHA-256 stored in ``signature_sha256`` (integrity checks).
     """
     existing = Visit.objects.filter(client_id=client_id).first()
     if existing is not None:
         return existing, False
     fraud_types = list(fraud_types)
+    signature = fields.get("signature")
+    if signature and not fields.get("signature_sha256") and hasattr(signature, "read"):
+        signature.seek(0)
+        fields["signature_sha256"] = hashlib.sha256(signature.read()).hexdigest()
+        signature.seek(0)
     visit = Visit(client_id=client_id, household=household, campaign=campaign, visited_at=visited_at, **fields)
     visit.fill_places()
     visit.is_qualified = visit.qualifies(len(fraud_types))
@@ -22,7 +30,8 @@ def record_visit(*, client_id, household, campaign, visited_at, fraud_types=(), 
         with transaction.atomic():
             visit.save()
             if fraud_types:
-                visit.fraud_types.set(fraud_types)
+                # add(), not set(): a new visit has no rows to compare, so this is one INSERT.
+                visit.fraud_types.add(*fraud_types)
     except IntegrityError:
         # Lost a race with a concurrent resend of the same visit: that one stored it.
         stored = Visit.objects.filter(client_id=client_id).first()
