@@ -16,7 +16,7 @@ from collections import defaultdict
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import F, Window
+from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRef, Q, Window
 from django.db.models.functions import Random, RowNumber
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -91,14 +91,18 @@ def _image(value, field, label, kinds, limit, errors) -> ContentFile | None:
 
 
 def current_campaign(county_id=None, today=None) -> Campaign | None:
-    """The campaign running today (for the county when given), else the latest one."""
+    """The campaign running today that covers the county (a campaign naming no county covers all), else any
+    running one, else the latest one; one query."""
     today = today or timezone.localdate()
-    campaigns = Campaign.objects.filter(start_date__lte=today, end_date__gte=today)
+    running = Q(start_date__lte=today, end_date__gte=today)
+    campaigns = Campaign.objects.annotate(running=ExpressionWrapper(running, output_field=BooleanField()))
+    order = ["-running"]
     if county_id is not None:
-        in_county = campaigns.filter(counties=county_id).order_by("-start_date").first()
-        if in_county is not None:
-            return in_county
-    return campaigns.order_by("-start_date").first() or Campaign.objects.order_by("-start_date").first()
+        links = Campaign.counties.through.objects.filter(campaign_id=OuterRef("pk"))
+        covers = Exists(links.filter(county_id=county_id)) | ~Exists(links)
+        campaigns = campaigns.annotate(covers=ExpressionWrapper(running & covers, output_field=BooleanField()))
+        order = ["-covers", *order]
+    return campaigns.order_by(*order, "-start_date", "-id").first()
 
 
 def submit_visit(user, data: dict) -> tuple[Visit, bool]:
