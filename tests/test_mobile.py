@@ -19,6 +19,13 @@ from tests.factories import PASSWORD, make_assignment, make_campaign, make_house
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def _media_in_tmp(settings, tmp_path):
+    # Signatures and photos the tests store go to a temporary folder, not the checkout's media/.
+    settings.MEDIA_ROOT = tmp_path
+
+
 API = "/m/api/visits/"
 # The smallest valid PNG (1×1), and a different one: enough for the server's checks.
 PNG = base64.b64decode(
@@ -449,3 +456,18 @@ def test_it_picks_the_running_campaign_of_the_county(places):
     county.delete()
     city.delete()
     assert services.current_campaign(places.xinjiang.pk) == old
+
+
+def test_it_keeps_the_phone_pages_light(users, home, campaign):
+    from django.contrib.staticfiles import finders
+
+    client = login(users.grid)
+    assets = sum(len(open(finders.find(f"mobile/{name}"), "rb").read()) for name in ("app.js", "mobile.css"))
+    for url in (
+        "/m/",
+        reverse("mobile:household", args=[home.mine.pk]),
+        reverse("mobile:visit_form", args=[home.mine.pk]),
+    ):
+        html = client.get(url).content
+        assert b"cdn" not in html.lower()
+        assert len(html) + assets < 200_000

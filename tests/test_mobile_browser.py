@@ -16,6 +16,13 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
+
+@pytest.fixture(autouse=True)
+def _media_in_tmp(settings, tmp_path):
+    # Signatures and photos the tests store go to a temporary folder, not the checkout's media/.
+    settings.MEDIA_ROOT = tmp_path
+
+
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
