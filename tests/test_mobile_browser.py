@@ -7,6 +7,7 @@ import os
 import pytest
 from django.utils import timezone
 
+from outreach.mobile import services
 from outreach.people.models import Resident
 from outreach.visits.models import Visit
 from tests.factories import PASSWORD, make_campaign, make_household
@@ -21,6 +22,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def _media_in_tmp(settings, tmp_path):
     # Signatures and photos the tests store go to a temporary folder, not the checkout's media/.
     settings.MEDIA_ROOT = tmp_path
+    # Primary keys come back after a flush: cached reference rows must not outlive a test.
+    services.clear_caches()
+    yield
+    services.clear_caches()
 
 
 CHROMIUM_ARGS = [

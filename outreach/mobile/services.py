@@ -6,10 +6,12 @@ way visits are stored), updating the residents helped on the spot in the same tr
 """
 
 import base64
+import contextlib
 import binascii
 import datetime as dt
 import math
 import statistics
+import time
 import uuid
 from collections import defaultdict
 
@@ -39,6 +41,43 @@ _IMAGE_MAGIC = {
     "jpg": b"\xff\xd8\xff",
     "webp": b"RIFF",
 }
+
+
+# Small reference rows read on every visit POST, kept per process for a minute (and dropped at once in this
+# process when one is saved): the active fraud types, a campaign by id, the party member behind a login.
+CACHE_SECONDS = 60
+_cache: dict = {}
+
+
+def _cached(key, load):
+    now = time.monotonic()
+    hit = _cache.get(key)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    value = load()
+    _cache[key] = (now + CACHE_SECONDS, value)
+    return value
+
+
+def clear_caches(**kwargs) -> None:
+    """Forget the cached reference rows (connected to saves of campaigns, fraud types and members)."""
+    _cache.clear()
+
+
+def _active_fraud_type_ids() -> frozenset:
+    return _cached(
+        "fraud_types", lambda: frozenset(FraudType.objects.filter(is_active=True).values_list("pk", flat=True))
+    )
+
+
+def _campaign(pk: int):
+    return _cached(("campaign", pk), lambda: Campaign.objects.filter(pk=pk).first())
+
+
+def _visitor_id(user_id: int):
+    return _cached(
+        ("member", user_id), lambda: PartyMember.objects.filter(user_id=user_id).values_list("pk", flat=True).first()
+    )
 
 
 class VisitRejected(Exception):
@@ -145,7 +184,7 @@ def submit_visit(user, data: dict) -> tuple[Visit, bool]:
     except (TypeError, ValueError):
         type_ids = set()
         errors.setdefault("fraud_types", []).append("诈骗类型无法识别，请刷新页面后重试")
-    fraud_types = list(FraudType.objects.filter(pk__in=type_ids, is_active=True)) if type_ids else []
+    fraud_types = sorted(type_ids & _active_fraud_type_ids())
     if len(fraud_types) != len(type_ids) and "fraud_types" not in errors:
         errors.setdefault("fraud_types", []).append("有的诈骗类型已停用，请刷新页面后重新勾选")
     if fields["explained"] and not type_ids:
@@ -189,7 +228,7 @@ def submit_visit(user, data: dict) -> tuple[Visit, bool]:
     campaign = None
     if data.get("campaign"):
         try:
-            campaign = Campaign.objects.filter(pk=int(data["campaign"])).first()
+            campaign = _campaign(int(data["campaign"]))
         except (TypeError, ValueError):
             campaign = None
     else:
@@ -200,8 +239,9 @@ def submit_visit(user, data: dict) -> tuple[Visit, bool]:
     if errors:
         raise VisitRejected(errors)
 
-    visitor_id = PartyMember.objects.filter(user_id=user.pk).values_list("pk", flat=True).first()
-    with transaction.atomic():
+    visitor_id = _visitor_id(user.pk)
+    # One transaction for the visit and the residents it changes; without residents record_visit's own suffices.
+    with transaction.atomic() if wanted else contextlib.nullcontext():
         changed = []
         counts = dict(extra_counts)
         if wanted:
