@@ -206,7 +206,7 @@ def test_it_posts_a_visit_in_few_queries(users, home, campaign, django_assert_ma
     # Session, user, grids, household, the existing-id check, then INSERT visit and INSERT scripts in a
     # transaction (a savepoint and its release inside the test's); fraud types, campaign and member come from
     # the per-process cache.
-    with django_assert_max_num_queries(9) as captured:
+    with django_assert_max_num_queries(9):
         assert post(client, body).status_code == 201
 
 

@@ -6,8 +6,8 @@ way visits are stored), updating the residents helped on the spot in the same tr
 """
 
 import base64
-import contextlib
 import binascii
+import contextlib
 import datetime as dt
 import math
 import statistics
