@@ -163,8 +163,8 @@ AUTHENTICATION_BACKENDS = [
 
 # --- Phone pages and checks on visits (issue 5, outreach.mobile) ---
 # Largest JSON body a phone may post for one visit (signature + a resized photo + fields).
+# The endpoint reads its body itself, so DATA_UPLOAD_MAX_MEMORY_SIZE (forms) stays at Django's default.
 MOBILE_MAX_VISIT_BYTES = envint("MOBILE_MAX_VISIT_BYTES", 4_000_000)
-DATA_UPLOAD_MAX_MEMORY_SIZE = max(2_621_440, MOBILE_MAX_VISIT_BYTES)
 # Integrity flags (outreach.mobile.services.scan_visits): N households by one recorder within M minutes,
 # night hours (local), and how far from the median location of the village's other visits is "far".
 MOBILE_RAPID_HOUSEHOLDS = envint("MOBILE_RAPID_HOUSEHOLDS", 5)

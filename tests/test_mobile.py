@@ -170,6 +170,21 @@ def test_it_rejects_a_bad_visit_with_a_chinese_message(users, home, campaign, ov
     assert not Visit.objects.exists()
 
 
+def test_it_refuses_a_body_over_the_limit_in_json(users, home, campaign, settings):
+    settings.MOBILE_MAX_VISIT_BYTES = 100
+    response = post(login(users.grid), payload(home.mine))
+    assert response.status_code == 413 and "太大" in response.json()["errors"]["__all__"][0]
+    assert not Visit.objects.exists()
+
+
+def test_it_stores_the_photo_and_the_location(users, home, campaign):
+    jpeg = "data:image/jpeg;base64," + base64.b64encode(b"\xff\xd8\xff\xe0" + b"0" * 100).decode()
+    post(login(users.grid), payload(home.mine, photo=jpeg, latitude=35.615123, longitude=111.220301))
+    visit = Visit.objects.get()
+    assert visit.photo.name.endswith(".jpg") and visit.photo.size == 104
+    assert float(visit.latitude) == pytest.approx(35.615123) and float(visit.longitude) == pytest.approx(111.220301)
+
+
 def test_it_updates_the_residents_and_the_visit_counts_on_a_new_visit_only(users, home, campaign):
     zhang, li = home.mine.residents.order_by("id")
     body = payload(

@@ -50,6 +50,13 @@ def _may_record(user) -> bool:
     return user.is_superuser or "visits.add_visit" in ROLE_PERMISSIONS.get(user.role, ())
 
 
+def _id(value) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
 def _page_number(value) -> int:
     try:
         return max(1, min(int(value), 10_000))
@@ -128,10 +135,17 @@ def visit_api(request):
         return JsonResponse({"ok": False, "login": True, "errors": {"__all__": ["登录已过期，请重新登录"]}}, status=401)
     if not _may_record(user):
         return JsonResponse({"ok": False, "errors": {"__all__": ["您的账号不能记录走访"]}}, status=403)
-    if len(request.body) > settings.MOBILE_MAX_VISIT_BYTES:
+    # Read the stream ourselves (a JSON body is not parsed by Django): a photo may pass the form-upload limit.
+    limit = settings.MOBILE_MAX_VISIT_BYTES
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    raw = request.read(limit + 1) if length <= limit else b""
+    if length > limit or len(raw) > limit:
         return JsonResponse({"ok": False, "errors": {"__all__": ["提交的内容太大（照片请小于2MB）"]}}, status=413)
     try:
-        data = json.loads(request.body)
+        data = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         return JsonResponse({"ok": False, "errors": {"__all__": ["提交的内容无法识别，请刷新页面后重试"]}}, status=400)
     try:
@@ -199,7 +213,7 @@ def callbacks(request):
             try:
                 services.record_callback_result(
                     request.user,
-                    _page_number(request.POST.get("check")),
+                    _id(request.POST.get("check")),
                     request.POST.get("result", ""),
                     request.POST.get("note", ""),
                 )
@@ -212,7 +226,7 @@ def callbacks(request):
             check = get_in_scope_or_404(
                 request.user,
                 CallbackCheck.objects.select_related("visit__household"),
-                pk=_page_number(request.POST.get("check")),
+                pk=_id(request.POST.get("check")),
             )
             record_access(
                 request.user,
