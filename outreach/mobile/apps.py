@@ -1,5 +1,5 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import m2m_changed, post_delete, post_save
 
 
 class MobileConfig(AppConfig):
@@ -15,3 +15,6 @@ class MobileConfig(AppConfig):
         for model in (Campaign, FraudType, PartyMember):
             post_save.connect(clear_caches, sender=model, dispatch_uid=f"mobile_cache_{model.__name__}_save")
             post_delete.connect(clear_caches, sender=model, dispatch_uid=f"mobile_cache_{model.__name__}_delete")
+        m2m_changed.connect(
+            clear_caches, sender=Campaign.counties.through, dispatch_uid="mobile_cache_campaign_counties"
+        )

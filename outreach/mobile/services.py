@@ -232,7 +232,8 @@ def submit_visit(user, data: dict) -> tuple[Visit, bool]:
         except (TypeError, ValueError):
             campaign = None
     else:
-        campaign = current_campaign(household.county_id)
+        county_id, today = household.county_id, timezone.localdate()
+        campaign = _cached(("current", county_id, today), lambda: current_campaign(county_id, today))
     if campaign is None:
         errors.setdefault("__all__", []).append("没有进行中的活动，请联系县里管理员")
 
