@@ -288,6 +288,9 @@ def _resident_after(resident: Resident, wanted: dict[str, bool]) -> dict[str, bo
 # Integrity flags
 
 
+SCAN_BATCH = 20_000
+
+
 def _setting(name, default):
     return getattr(settings, name, default)
 
@@ -320,18 +323,19 @@ def scan_visits(since=None, visits=None) -> dict[str, int]:
         "longitude",
         "village_id",
     )
-    rows = list(visits.order_by().values(*columns))
-    found: list[IntegrityFlag] = []
-    if rows:
-        found += _rapid_flags(rows)
-        found += _signature_flags(rows)
-        found += _date_and_night_flags(rows)
-        found += _far_flags(rows)
-    with transaction.atomic():
-        IntegrityFlag.objects.bulk_create(found, ignore_conflicts=True)
     counts = {kind: 0 for kind in IntegrityFlag.Kind.values}
-    for flag in found:
-        counts[flag.kind] += 1
+    last_pk = 0
+    while True:
+        # Batches by primary key keep memory flat when a whole year (millions of visits) is scanned.
+        rows = list(visits.filter(pk__gt=last_pk).order_by("pk").values(*columns)[:SCAN_BATCH])
+        if not rows:
+            break
+        last_pk = rows[-1]["id"]
+        found = _rapid_flags(rows) + _signature_flags(rows) + _date_and_night_flags(rows) + _far_flags(rows)
+        with transaction.atomic():
+            IntegrityFlag.objects.bulk_create(found, ignore_conflicts=True)
+        for flag in found:
+            counts[flag.kind] += 1
     return counts
 
 
@@ -339,20 +343,24 @@ def _rapid_flags(rows) -> list[IntegrityFlag]:
     """One recorder logging ``MOBILE_RAPID_HOUSEHOLDS`` or more households within ``MOBILE_RAPID_MINUTES``."""
     limit = _setting("MOBILE_RAPID_HOUSEHOLDS", 5)
     window = dt.timedelta(minutes=_setting("MOBILE_RAPID_MINUTES", 10))
-    spans: dict[int, list] = {}
-    for row in rows:
-        worker = row["recorded_by_id"]
-        if worker is None:
-            continue
-        low, high = spans.get(worker, (row["visited_at"], row["visited_at"]))
-        spans[worker] = (min(low, row["visited_at"]), max(high, row["visited_at"]))
-    flags = []
-    for worker, (low, high) in spans.items():
-        timeline = list(
-            Visit.objects.filter(recorded_by_id=worker, visited_at__gte=low - window, visited_at__lte=high + window)
-            .order_by("visited_at", "id")
-            .values_list("id", "household_id", "visited_at")
+    recorded = [row for row in rows if row["recorded_by_id"] is not None]
+    if not recorded:
+        return []
+    low = min(row["visited_at"] for row in recorded) - window
+    high = max(row["visited_at"] for row in recorded) + window
+    timelines = defaultdict(list)
+    # One query for the batch: every visit of these recorders around the batch's times.
+    for worker, pk, household, at in (
+        Visit.objects.filter(
+            recorded_by_id__in={row["recorded_by_id"] for row in recorded}, visited_at__gte=low, visited_at__lte=high
         )
+        .order_by("recorded_by_id", "visited_at", "id")
+        .values_list("recorded_by_id", "id", "household_id", "visited_at")
+    ):
+        timelines[worker].append((pk, household, at))
+    minutes = int(window.total_seconds() // 60)
+    flags = []
+    for timeline in timelines.values():
         flagged: dict[int, int] = {}
         start = 0
         for end in range(len(timeline)):
@@ -362,7 +370,6 @@ def _rapid_flags(rows) -> list[IntegrityFlag]:
             if len(households) >= limit:
                 for visit_id, _, _ in timeline[start : end + 1]:
                     flagged[visit_id] = max(flagged.get(visit_id, 0), len(households))
-        minutes = int(window.total_seconds() // 60)
         flags += [
             IntegrityFlag(visit_id=pk, kind=IntegrityFlag.Kind.RAPID, detail=f"同一录入人{minutes}分钟内走访{n}户")
             for pk, n in flagged.items()

@@ -199,6 +199,20 @@
         here.textContent = n ? "本户有" + n + "条走访保存在手机上，待上传。" : "";
         here.hidden = n === 0;
       }
+      Array.prototype.forEach.call(document.querySelectorAll(".card[data-household]"), function (card) {
+        var id = card.getAttribute("data-household");
+        var count = pending.filter(function (i) { return String(i.payload.household) === id; }).length;
+        var chip = card.querySelector(".pending-chip");
+        if (count && !chip) {
+          chip = document.createElement("span");
+          chip.className = "state pending-chip";
+          card.querySelector(".states").appendChild(chip);
+        }
+        if (chip) {
+          chip.textContent = count ? "待上传" + count + "条" : "";
+          chip.hidden = !count;
+        }
+      });
       showRejected(items.filter(function (i) { return i.status === "rejected" && i.user === USER; }));
       var others = pending.filter(function (i) { return i.user !== USER; }).length;
       if (others && PAGE === "login") {
