@@ -114,7 +114,7 @@ def test_it_stores_a_resent_visit_once(users, home, campaign):
 
 def test_it_stores_a_visit_once_when_the_resend_says_something_else(users, home, campaign):
     client = login(users.grid)
-    body = payload(home.mine, household=str(home.mine.pk))  # load tools often send ids as strings
+    body = {**payload(home.mine), "household": str(home.mine.pk)}  # load tools often send ids as strings
     assert post(client, body).status_code == 201
     post(client, {**body, "notes": "改过的", "met_person": False})
     visit = Visit.objects.get(client_id=body["client_id"])
