@@ -491,3 +491,13 @@ def test_it_keeps_the_phone_pages_light(users, home, campaign):
         html = client.get(url).content
         assert b"cdn" not in html.lower()
         assert len(html) + assets < 200_000
+
+
+def test_it_shows_a_member_only_the_assigned_households(places, users, home, campaign):
+    member = make_member(places.zhouzhuang, user=users.member)
+    make_assignment(home.mine, member, campaign)
+    client = login(users.member)
+    rows = client.get("/m/").context["page"]["rows"]
+    assert [r["id"] for r in rows] == [home.mine.pk]
+    assert client.get(reverse("mobile:household", args=[home.mine.pk])).status_code == 200
+    assert client.get(reverse("mobile:household", args=[home.other.pk])).status_code == 404
