@@ -119,7 +119,16 @@ def test_it_keeps_a_visit_made_offline_and_sends_it_once(phone, world):
     page = phone.new_page()
     log_in(page, world.users.grid)
     page.goto(f"/m/h/{world.mine.pk}/visit/")
+    # Once the service worker controls the page, a reload without signal comes from its cache.
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    page.reload()
+    page.wait_for_function("() => !!navigator.serviceWorker.controller")
     phone.set_offline(True)
+    page.reload()
+    assert page.locator("#visit-form").count() == 1
+    page.goto(f"/m/h/{world.mine.pk}/?never-opened=1")
+    assert "没有网络" in page.title()
+    page.goto(f"/m/h/{world.mine.pk}/visit/")
     page.check('input[name="met_person"]')
     page.click("#save-visit")
     page.locator("#form-status").wait_for()
