@@ -64,6 +64,11 @@ def _insert_once(visit: Visit) -> int | None:
         cursor.execute(sql, values)
         row = cursor.fetchone()
     if row is None:
+        # A concurrent resend stored this visit first: drop the files this request just wrote.
+        for name in ("signature", "photo"):
+            stored = getattr(visit, name)
+            if stored and stored.name:
+                stored.storage.delete(stored.name)
         return None
     visit.pk = row[0]
     visit._state.adding = False
