@@ -82,6 +82,7 @@ def log_in(page, user):
 
 
 def draw_signature(page):
+    page.locator("#signature").scroll_into_view_if_needed()
     box = page.locator("#signature").bounding_box()
     page.mouse.move(box["x"] + 30, box["y"] + 60)
     page.mouse.down()
