@@ -161,6 +161,9 @@ def test_it_needs_the_csrf_token_from_the_cookie(users, home, campaign):
         ({"signature": "data:image/png;base64,AAAA"}, "signature", "不是可识别的图片"),
         ({"extra": {"app_installed": 0, "app_registered": 2}}, "extra", "注册不能多于安装"),
         ({"notes": "很" * 501}, "notes", "500"),
+        ({"extra": [1, 2]}, "extra", "无法识别"),
+        ({"fraud_types": "1,2"}, "fraud_types", "无法识别"),
+        ({"residents": {"id": 1}}, "residents", "无法识别"),
     ],
 )
 def test_it_rejects_a_bad_visit_with_a_chinese_message(users, home, campaign, overrides, field, words):

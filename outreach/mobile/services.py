@@ -180,6 +180,8 @@ def submit_visit(user, data: dict) -> tuple[Visit, bool]:
     fields = {name: _bool(data.get(name)) for name in CHECKS + MATERIALS}
     raw_types = data.get("fraud_types") or []
     try:
+        if not isinstance(raw_types, list):
+            raise TypeError
         type_ids = {int(pk) for pk in raw_types}
     except (TypeError, ValueError):
         type_ids = set()
@@ -210,6 +212,9 @@ def submit_visit(user, data: dict) -> tuple[Visit, bool]:
         errors.setdefault("notes", []).append(f"备注不能超过{MAX_NOTES}字")
 
     extra = data.get("extra") or {}
+    if not isinstance(extra, dict):
+        extra = {}
+        errors.setdefault("extra", []).append("名册外人数无法识别，请刷新页面后重试")
     extra_counts = {
         name: _small_int(extra.get(name), "extra", errors, f"名册外{label}人数")
         for name, label in zip(RESIDENT_FLAGS, ("安装", "注册", "实名", "开启预警"), strict=True)
@@ -218,10 +223,11 @@ def submit_visit(user, data: dict) -> tuple[Visit, bool]:
         errors.setdefault("extra", []).append("名册外人数：实名不能多于注册，注册不能多于安装")
 
     wanted: dict[int, dict[str, bool]] = {}
-    for item in data.get("residents") or []:
+    residents = data.get("residents") or []
+    for item in residents if isinstance(residents, list) else [None]:
         try:
             wanted[int(item["id"])] = {name: _bool(item.get(name)) for name in RESIDENT_FLAGS}
-        except (KeyError, TypeError, ValueError):
+        except (AttributeError, KeyError, TypeError, ValueError):
             errors.setdefault("residents", []).append("家庭成员数据无法识别，请刷新页面后重试")
             break
 
