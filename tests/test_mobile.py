@@ -504,3 +504,9 @@ def test_it_shows_a_member_only_the_assigned_households(places, users, home, cam
     assert [r["id"] for r in rows] == [home.mine.pk]
     assert client.get(reverse("mobile:household", args=[home.mine.pk])).status_code == 200
     assert client.get(reverse("mobile:household", args=[home.other.pk])).status_code == 404
+
+
+@pytest.mark.parametrize("body", ["not json", "[]", '{"client_id": "{uuid}", "household": 1}', '{"household": null}'])
+def test_it_answers_a_malformed_body_with_a_json_400(users, home, campaign, body):
+    response = login(users.grid).post(API, data=body, content_type="application/json")
+    assert response.status_code == 400 and response.json()["ok"] is False
