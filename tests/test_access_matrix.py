@@ -95,7 +95,11 @@ def test_it_answers_autocomplete_with_only_records_in_scope(role, world, users, 
             field = model._meta.get_field(field_name)
             related = field.related_model
             url = reverse("admin:autocomplete")
-            params = {"app_label": model._meta.app_label, "model_name": model._meta.model_name, "field_name": field_name}
+            params = {
+                "app_label": model._meta.app_label,
+                "model_name": model._meta.model_name,
+                "field_name": field_name,
+            }
             response = client.get(url, params)
             label = f"{role} {model._meta.label}.{field_name}"
             if not (_has(user, related, "view") or _has(user, related, "change")):
@@ -140,7 +144,7 @@ def _model_for_parameter(name):
 def test_it_never_fails_on_the_projects_own_pages(role, world, users, client):
     user = getattr(users, role)
     client.force_login(user)
-    for route, pattern in _project_patterns():
+    for route, _pattern in _project_patterns():
         names = re.findall(r"<(?:\w+:)?(\w+)>", route)
         models = {name: _model_for_parameter(name) for name in names}
         if not names:
