@@ -63,6 +63,11 @@ class UserResource(resources.ModelResource):
 
     # --- import ---------------------------------------------------------------------------------------
 
+    def before_import(self, dataset, **kwargs):
+        # 用户名 is optional in the sheet (the phone number then serves), but the lookup needs the column.
+        if "用户名" not in (dataset.headers or []):
+            dataset.append_col([""] * dataset.height, header="用户名")
+
     def before_import_row(self, row, **kwargs):
         phone = normalize_phone(row.get("手机号码"))
         row["手机号码"] = phone

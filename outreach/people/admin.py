@@ -163,7 +163,16 @@ class HouseholdAdmin(OutreachHistoryAdmin):
 @admin.register(Resident)
 class ResidentAdmin(OutreachModelAdmin):
     phone_fields = ("phone",)
-    list_display = ["name", "household", "is_head", "app_installed", "app_registered", "app_verified", "alerts_enabled"]
+    list_display = [
+        "name",
+        "phone",
+        "household",
+        "is_head",
+        "app_installed",
+        "app_registered",
+        "app_verified",
+        "alerts_enabled",
+    ]
     list_select_related = ["household"]
     list_filter = ["app_installed", "app_registered", "app_verified", "alerts_enabled"]
     search_fields = ["^name", "=phone"]
