@@ -124,7 +124,7 @@ def test_it_names_no_place_outside_scope_in_any_list_or_filter(role, hidden, wor
     if "稷山县" in hidden:
         hidden.append(places.jishan_town.name)
     client.force_login(getattr(users, role))
-    for model, model_admin in admin.site._registry.items():
+    for model in admin.site._registry:
         if not model.__module__.startswith("outreach."):
             continue
         response = client.get(reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist"))
@@ -369,7 +369,7 @@ def _form_data(response):
     """The POST data a browser would send back for the admin change form in ``response``."""
     form = response.context["adminform"].form
     data = {}
-    for name, field in form.fields.items():
+    for name in form.fields:
         value = form[name].value()
         if value is None:
             continue
