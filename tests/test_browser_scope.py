@@ -1,0 +1,61 @@
+"""A grid worker in a real browser: logs in, sees only their households, and gets the 404 page for another
+grid's household. No page breaks the Content-Security-Policy on the way."""
+
+import os
+
+import pytest
+
+from tests.factories import PASSWORD, make_household
+
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def test_it_shows_a_grid_worker_only_their_households(live_server, browser, places, users):
+    mine = make_household(places.zhouzhuang, grid=places.zhouzhuang_grid, head_name="我的网格户")
+    theirs = make_household(places.zhouzhuang, grid=places.zhouzhuang_grid2, head_name="别人网格户")
+    page = browser.new_page()
+    violations = []
+    page.on("console", lambda message: violations.append(message.text) if "Content Security Policy" in message.text else None)
+
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", users.grid.username)
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{live_server.url}/admin/")
+
+    page.goto(f"{live_server.url}/admin/people/household/")
+    rows = page.locator("#result_list tbody tr")
+    assert rows.count() == 1
+    assert mine.head_name in rows.first.inner_text()
+    assert theirs.head_name not in page.content()
+
+    response = page.goto(f"{live_server.url}/admin/people/household/{theirs.pk}/change/")
+    assert response.status == 404
+    assert "没有找到" in page.locator("h1").inner_text()
+    assert theirs.head_name not in page.content()
+
+    page.goto(f"{live_server.url}/admin/people/household/{mine.pk}/change/")
+    assert page.locator("#id_head_name").input_value() == mine.head_name
+    assert violations == []
