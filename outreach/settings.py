@@ -183,6 +183,10 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "outreach.accounts.views.lockout_response"
 AXES_VERBOSE = False
+# Behind a reverse proxy (nginx) set TRUSTED_PROXY_COUNT=1 so the lockout and the access log see the
+# client's address from X-Forwarded-For rather than the proxy's (which would lock a username everywhere).
+TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 0)
+AXES_CLIENT_IP_CALLABLE = "outreach.lib.http.client_ip"
 
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "/"

@@ -37,7 +37,10 @@ def test_it_shows_a_grid_worker_only_their_households(live_server, browser, plac
     theirs = make_household(places.zhouzhuang, grid=places.zhouzhuang_grid2, head_name="别人网格户")
     page = browser.new_page()
     violations = []
-    page.on("console", lambda message: violations.append(message.text) if "Content Security Policy" in message.text else None)
+    page.on(
+        "console",
+        lambda message: violations.append(message.text) if "Content Security Policy" in message.text else None,
+    )
 
     page.goto(f"{live_server.url}/admin/login/")
     page.fill("#id_username", users.grid.username)

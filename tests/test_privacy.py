@@ -391,3 +391,41 @@ def _form_data(response):
                     continue
                 data[sub.add_prefix(name)] = "on" if value is True else str(value)
     return data
+
+
+def test_it_writes_formula_like_table_cells_as_text():
+    import django_tables2 as tables
+
+    from outreach.lib.table_export import SafeTableExport
+
+    class NameTable(tables.Table):
+        name = tables.Column(verbose_name="户主姓名")
+
+    table = NameTable([{"name": "=1+1"}, {"name": "＠SUM(A1)"}, {"name": "张三"}])
+    sheet = openpyxl.load_workbook(io.BytesIO(SafeTableExport("xlsx", table).export())).active
+    values = [row[0] for row in sheet.iter_rows(min_row=2, values_only=True)]
+    assert values == ["'=1+1", "'＠SUM(A1)", "张三"]
+
+
+def test_it_logs_bulk_deletes(world, users, client):
+    client.force_login(users.county)
+    household = world.households["sanquan"]
+    household.visits.all().delete()
+    response = client.post(
+        reverse("admin:people_household_changelist"),
+        {"action": "delete_selected", "_selected_action": [household.pk], "post": "yes"},
+    )
+    assert response.status_code == 302
+    assert not Household.objects.filter(pk=household.pk).exists()
+    entry = AccessLog.objects.get(kind=AccessLog.Kind.BULK_CHANGE)
+    assert entry.user == users.county and entry.rows == 1 and entry.subject == "住户"
+
+
+def test_it_deletes_nothing_outside_scope_through_a_forged_selection(world, users, client):
+    client.force_login(users.county)
+    jishan = world.households["jishan"]
+    client.post(
+        reverse("admin:people_household_changelist"),
+        {"action": "delete_selected", "_selected_action": [jishan.pk], "post": "yes"},
+    )
+    assert Household.objects.filter(pk=jishan.pk).exists()

@@ -118,3 +118,13 @@ def test_it_passes_the_deployment_check_with_production_settings():
     raised = set(re.findall(r"\(([\w.]+\.[WE]\d+)\)", output))
     # W021 (HSTS preload) is justified in the README: preloading is a commitment for the whole domain.
     assert raised <= {"security.W021"}, output
+
+
+def test_it_reads_the_client_address_only_as_far_as_our_proxies_wrote_it(rf, settings):
+    from outreach.lib.http import client_ip
+
+    request = rf.get("/", REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="6.6.6.6, 10.2.3.4")
+    settings.TRUSTED_PROXY_COUNT = 0
+    assert client_ip(request) == "127.0.0.1"
+    settings.TRUSTED_PROXY_COUNT = 1
+    assert client_ip(request) == "10.2.3.4"

@@ -9,7 +9,9 @@ from outreach.accounts.admin_base import (
     OutreachTabularInline,
     TownFilter,
 )
+from outreach.accounts.models import AccessLog
 from outreach.accounts.scoping import scope_queryset
+from outreach.accounts.services import record_access
 from outreach.campaigns.models import Assignment, Campaign
 from outreach.campaigns.services import reassign_households
 from outreach.people.models import Household, PartyMember, PartyOrganization, Resident, Team
@@ -83,6 +85,14 @@ class PartyMemberAdmin(OutreachModelAdmin):
             moved = 0
             for member in members:
                 moved += reassign_households(member, target, form.cleaned_data["campaign"], by_user=request.user)
+            record_access(
+                request.user,
+                AccessLog.Kind.BULK_CHANGE,
+                "包联关系",
+                rows=moved,
+                detail=f"移交包联户给{target.name}",
+                request=request,
+            )
             self.message_user(request, f"已将 {moved} 户移交给 {target.name}。", messages.SUCCESS)
             return None
         return render(
