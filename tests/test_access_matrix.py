@@ -13,8 +13,7 @@ from django.apps import apps
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from outreach.accounts.models import AccessLog
-from outreach.accounts.scoping import scope_queryset
+from outreach.accounts.scoping import SCOPE_PATHS, UNSCOPED, scope_queryset
 from tests.scope_world import build_world
 
 pytestmark = pytest.mark.django_db
@@ -30,10 +29,6 @@ def world(places, users):
 
 def _url(model, view, *args):
     return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{view}", args=args)
-
-
-def _has(user, model, action):
-    return user.has_perm(f"{model._meta.app_label}.{action}_{model._meta.model_name}")
 
 
 def _inside_and_outside(user, model):
@@ -55,20 +50,21 @@ DENIED = (403, 404)
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_it_answers_every_admin_url_by_scope_and_permission(role, world, users, client):
+def test_it_answers_every_admin_url_by_scope_and_permission(role, world, users, client, rf):
     user = getattr(users, role)
     client.force_login(user)
+    request = rf.get("/")
+    request.user = user
     for model, model_admin in MODEL_ADMINS.items():
         label = f"{role} {model._meta.label}"
-        view = _has(user, model, "view") or _has(user, model, "change")
-        if model is AccessLog:
-            view = user.has_perm("accounts.view_accesslog")
+        view = model_admin.has_view_or_change_permission(request)
         _get(client, _url(model, "changelist"), 200 if view else 403, label)
-        _get(client, _url(model, "add"), 200 if _has(user, model, "add") and model is not AccessLog else 403, label)
-        inside, outside = _inside_and_outside(user, model)
-        if model is AccessLog:
+        _get(client, _url(model, "add"), 200 if model_admin.has_add_permission(request) else 403, label)
+        if model._meta.label not in SCOPE_PATHS and model._meta.label not in UNSCOPED:
+            # Not domain data (the access log, job tables of other areas): their admins decide; never a 500.
             continue
-        if view:
+        inside, outside = _inside_and_outside(user, model)
+        if view and model._meta.label in SCOPE_PATHS:
             assert inside is not None, f"{label}: the world has nothing in scope"
         if inside is not None:
             _get(client, _url(model, "change", inside.pk), 200 if view else 403, label)
@@ -77,18 +73,28 @@ def test_it_answers_every_admin_url_by_scope_and_permission(role, world, users, 
                 _get(client, _url(model, "reveal_phone", inside.pk), 200 if view else 403, label)
         if outside is not None:
             # Outside the area: the same 404 whether the record exists or not.
+            deletable = model_admin.has_delete_permission(request)
             _get(client, _url(model, "change", outside.pk), 404 if view else DENIED, label)
             _get(client, _url(model, "history", outside.pk), 404 if view else DENIED, label)
-            _get(client, _url(model, "delete", outside.pk), 404 if _has(user, model, "delete") else DENIED, label)
+            _get(client, _url(model, "delete", outside.pk), 404 if deletable else DENIED, label)
             if getattr(model_admin, "phone_fields", ()):
                 _get(client, _url(model, "reveal_phone", outside.pk), 404 if view else DENIED, label)
         _get(client, _url(model, "change", 987654321), 404 if view else DENIED, label)
 
 
+def test_it_lets_only_city_admins_open_the_access_log(world, users, client):
+    url = reverse("admin:accounts_accesslog_changelist")
+    for role in ROLES:
+        client.force_login(getattr(users, role))
+        _get(client, url, 200 if role == "city" else 403, role)
+
+
 @pytest.mark.parametrize("role", ROLES)
-def test_it_answers_autocomplete_with_only_records_in_scope(role, world, users, client):
+def test_it_answers_autocomplete_with_only_records_in_scope(role, world, users, client, rf):
     user = getattr(users, role)
     client.force_login(user)
+    request = rf.get("/")
+    request.user = user
     checked = 0
     for model, model_admin in MODEL_ADMINS.items():
         for field_name in model_admin.autocomplete_fields:
@@ -102,7 +108,7 @@ def test_it_answers_autocomplete_with_only_records_in_scope(role, world, users, 
             }
             response = client.get(url, params)
             label = f"{role} {model._meta.label}.{field_name}"
-            if not (_has(user, related, "view") or _has(user, related, "change")):
+            if not admin.site._registry[related].has_view_permission(request):
                 assert response.status_code == 403, label
                 continue
             assert response.status_code == 200, label

@@ -429,3 +429,16 @@ def test_it_deletes_nothing_outside_scope_through_a_forged_selection(world, user
         {"action": "delete_selected", "_selected_action": [jishan.pk], "post": "yes"},
     )
     assert Household.objects.filter(pk=jishan.pk).exists()
+
+
+def test_it_answers_404_for_another_areas_history_versions(world, users, client):
+    household = world.households["jishan"]
+    version = household.history.latest()
+    url = reverse("admin:people_household_simple_history", args=[household.pk, version.history_id])
+    client.force_login(users.county)
+    assert client.get(url).status_code == 404
+    client.force_login(users.other_county)
+    page = client.get(url)
+    assert page.status_code == 200
+    assert PHONES["jishan"] not in page.content.decode()
+    assert client.post(url, {"head_name": "回退"}).status_code == 403
