@@ -191,3 +191,30 @@ def test_it_sends_anonymous_visitors_to_the_login_page(world, client):
     for model in MODEL_ADMINS:
         response = client.get(_url(model, "changelist"))
         assert response.status_code == 302 and "/login/" in response["Location"], model._meta.label
+
+
+@pytest.mark.parametrize("url_name", ["people_household", "campaigns_assignment", "visits_visit", "people_resident"])
+def test_it_lists_scoped_pages_with_queries_that_do_not_grow_with_rows(
+    url_name, places, users, client, django_assert_max_num_queries
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.factories import make_assignment, make_household, make_member, make_visit
+
+    def add_rows(n):
+        for _ in range(n):
+            household = make_household(places.zhouzhuang, grid=places.zhouzhuang_grid)
+            household.residents.create(name="成员", phone="13700000000")
+            member = make_member(places.zhouzhuang)
+            make_assignment(household, member)
+            make_visit(household, visitor=member)
+
+    client.force_login(users.town)
+    url = reverse(f"admin:{url_name}_changelist")
+    add_rows(2)
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(url).status_code == 200
+    add_rows(15)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert client.get(url).status_code == 200
