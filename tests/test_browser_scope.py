@@ -4,6 +4,7 @@ grid's household. No page breaks the Content-Security-Policy on the way."""
 import os
 
 import pytest
+from django.db import connections
 
 from tests.factories import PASSWORD, make_household
 
@@ -30,11 +31,21 @@ def browser():
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+        # Database work done while Playwright runs gets its own connection: close it, or PostgreSQL
+        # refuses to drop the test database at the end of the run.
+        connections.close_all()
 
 
-def test_it_shows_a_grid_worker_only_their_households(live_server, browser, places, users):
-    mine = make_household(places.zhouzhuang, grid=places.zhouzhuang_grid, head_name="我的网格户")
-    theirs = make_household(places.zhouzhuang, grid=places.zhouzhuang_grid2, head_name="别人网格户")
+@pytest.fixture
+def households(places):
+    return (
+        make_household(places.zhouzhuang, grid=places.zhouzhuang_grid, head_name="我的网格户"),
+        make_household(places.zhouzhuang, grid=places.zhouzhuang_grid2, head_name="别人网格户"),
+    )
+
+
+def test_it_shows_a_grid_worker_only_their_households(live_server, users, households, browser):
+    mine, theirs = households
     page = browser.new_page()
     violations = []
     page.on(
