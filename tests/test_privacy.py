@@ -442,3 +442,14 @@ def test_it_answers_404_for_another_areas_history_versions(world, users, client)
     assert page.status_code == 200
     assert PHONES["jishan"] not in page.content.decode()
     assert client.post(url, {"head_name": "回退"}).status_code == 403
+
+
+def test_it_masks_phones_on_read_only_pages(world, users, client, monkeypatch):
+    from outreach.accounts import permissions
+
+    view_only = permissions.ROLE_PERMISSIONS[Role.TOWN] - {"people.change_household"}
+    monkeypatch.setitem(permissions.ROLE_PERMISSIONS, Role.TOWN, view_only)
+    client.force_login(users.town)
+    body = client.get(_change_url(world.households["grid1"])).content.decode()
+    assert "一网格户" in body and "138****0001" in body
+    assert PHONES["grid1"] not in body

@@ -114,10 +114,45 @@ def _scoped_field_queryset(admin_obj, db, db_field, request, queryset):
     return scope_queryset(request.user, queryset)
 
 
-class ScopedAdminMixin:
+def _masked_name(field):
+    if isinstance(field, list | tuple):
+        return type(field)(_masked_name(f) for f in field)
+    return "masked_phone" if field == "phone" else field
+
+
+class MaskedReadOnlyMixin:
+    """On pages the user may only read, Django prints field values as they are: show the masked number."""
+
+    phone_fields: tuple = ()
+
+    def _masks_read_only(self, request, obj):
+        return bool(self.phone_fields) and not sees_full_phones(request.user) and self._read_only(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = super().get_readonly_fields(request, obj)
+        return [*readonly, "masked_phone"] if self._masks_read_only(request, obj) else readonly
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if not self._masks_read_only(request, obj):
+            return fieldsets
+        return [
+            (title, {**options, "fields": [_masked_name(f) for f in options["fields"]]}) for title, options in fieldsets
+        ]
+
+    def _read_only(self, request, obj):
+        return not self.has_change_permission(request, obj)
+
+    @admin.display(description="电话（已打码）")
+    def masked_phone(self, obj):
+        return mask_phone(obj.phone) if obj is not None else ""
+
+
+class ScopedAdminMixin(MaskedReadOnlyMixin):
     """Everything an admin needs to keep a user inside their area and phone numbers masked."""
 
-    #: Model fields holding phone numbers: masked for roles that do not call households.
+    #: Model fields holding phone numbers: masked for roles that do not call households. Only fields
+    #: named "phone" get the read-only masked display (all of ours are).
     phone_fields: tuple = ()
 
     def get_queryset(self, request):
@@ -289,7 +324,7 @@ class OutreachHistoryAdmin(OutreachModelAdmin, SimpleHistoryAdmin):
         )
 
 
-class ScopedInlineMixin:
+class ScopedInlineMixin(MaskedReadOnlyMixin):
     """For inlines: rows and choices inside the user's area, phones masked."""
 
     phone_fields: tuple = ()
@@ -299,6 +334,12 @@ class ScopedInlineMixin:
 
     def get_field_queryset(self, db, db_field, request):
         return _scoped_field_queryset(self, db, db_field, request, super().get_field_queryset(db, db_field, request))
+
+    def _read_only(self, request, obj):
+        # Inline rows are read-only when the parent page is, whatever the inline's own permission.
+        parent_admin = self.admin_site._registry.get(self.parent_model)
+        parent_editable = parent_admin is None or parent_admin.has_change_permission(request, obj)
+        return not parent_editable or not self.has_change_permission(request, obj)
 
     def get_formset(self, request, obj=None, **kwargs):
         formset = super().get_formset(request, obj, **kwargs)
