@@ -73,3 +73,32 @@ def test_it_shows_a_grid_worker_only_their_households(live_server, users, househ
     page.goto(f"{live_server.url}/admin/people/household/{mine.pk}/change/")
     assert page.locator("#id_head_name").input_value() == mine.head_name
     assert violations == []
+
+
+def test_it_reveals_a_number_and_exports_without_inline_code(live_server, users, households, browser):
+    mine, _ = households
+    page = browser.new_page()
+    violations = []
+    page.on(
+        "console",
+        lambda message: violations.append(message.text) if "Content Security Policy" in message.text else None,
+    )
+
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", users.county.username)
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{live_server.url}/admin/")
+
+    page.goto(f"{live_server.url}/admin/people/household/{mine.pk}/change/")
+    assert mine.phone not in page.content()
+    page.click("text=查看完整号码")
+    page.click("input[type=submit][value=查看完整号码]")
+    assert page.locator(".reveal-number").inner_text() == mine.phone
+
+    page.goto(f"{live_server.url}/admin/accounts/user/export/")
+    boxes = page.locator('.selectable-field-export-row input[type="checkbox"]')
+    assert boxes.count() > 0 and all(boxes.nth(i).is_checked() for i in range(boxes.count()))
+    page.click(".select-toggle")
+    assert not any(boxes.nth(i).is_checked() for i in range(boxes.count()))
+    assert violations == []

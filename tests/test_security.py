@@ -128,3 +128,10 @@ def test_it_reads_the_client_address_only_as_far_as_our_proxies_wrote_it(rf, set
     assert client_ip(request) == "127.0.0.1"
     settings.TRUSTED_PROXY_COUNT = 1
     assert client_ip(request) == "10.2.3.4"
+
+
+def test_it_refuses_in_chinese(users, client):
+    client.force_login(users.grid)
+    response = client.get(reverse("admin:accounts_user_changelist"))
+    assert response.status_code == 403
+    assert "没有权限" in response.content.decode()
