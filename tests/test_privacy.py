@@ -161,6 +161,7 @@ def test_it_refuses_a_grid_worker_moving_a_household_to_another_grid(world, user
     data["grid"] = places.zhouzhuang_grid2.pk
     response = client.post(_change_url(household), data)
     assert response.status_code == 200
+    assert "grid" in response.context["adminform"].form.errors
     household.refresh_from_db()
     assert household.grid == places.zhouzhuang_grid
 
@@ -293,6 +294,7 @@ def test_it_imports_users_into_the_importers_county_only(world, users, places, c
             ["越权市", "13700000004", "市级管理员", "", "", "", ""],
         ]
     )
+    taken = _xlsx([["用户名", *HEADER], ["county_jishan", "改名", "13700000005", "县级管理员", "", "", "", ""]])
     client.force_login(users.county)
     fmt = _format_index(user_admin, "xlsx")
     preview = client.post(reverse("admin:accounts_user_import"), {"import_file": sheet, "format": fmt})
@@ -302,6 +304,12 @@ def test_it_imports_users_into_the_importers_county_only(world, users, places, c
     errors = " ".join(str(e) for row in result.invalid_rows for e in row.error_dict.values())
     assert "稷山县" in errors and "市级管理员" in errors
     assert not User.objects.filter(username__startswith="137").exists()
+    # An account of another county named in the file is refused, never updated.
+    preview = client.post(reverse("admin:accounts_user_import"), {"import_file": taken, "format": fmt})
+    assert preview.context["result"].has_validation_errors()
+    assert "已被占用" in preview.content.decode()
+    users.other_county.refresh_from_db()
+    assert users.other_county.last_name == "" and users.other_county.role == Role.COUNTY
 
     good = _xlsx([HEADER, *_rows_ok()])
     preview = client.post(reverse("admin:accounts_user_import"), {"import_file": good, "format": fmt})
@@ -453,3 +461,31 @@ def test_it_masks_phones_on_read_only_pages(world, users, client, monkeypatch):
     body = client.get(_change_url(world.households["grid1"])).content.decode()
     assert "一网格户" in body and "138****0001" in body
     assert PHONES["grid1"] not in body
+
+
+def test_it_refuses_a_forged_household_in_an_inline_row(world, users, places, client):
+    from outreach.campaigns.models import Assignment
+
+    member = world.members[0]
+    elsewhere = make_household(places.jishan_village, head_name="稷山未包联户")
+    nearby = make_household(places.zhouzhuang, grid=places.zhouzhuang_grid, head_name="周庄未包联户")
+    client.force_login(users.county)
+
+    def post_with(household):
+        response = client.get(_change_url(member))
+        data = _form_data(response)
+        prefix = response.context["inline_admin_formsets"][0].formset.prefix
+        row = int(data[f"{prefix}-TOTAL_FORMS"])
+        data[f"{prefix}-TOTAL_FORMS"] = str(row + 1)
+        data[f"{prefix}-{row}-campaign"] = str(world.campaign.pk)
+        data[f"{prefix}-{row}-household"] = str(household.pk)
+        data[f"{prefix}-{row}-member"] = str(member.pk)
+        return client.post(_change_url(member), data)
+
+    refused = post_with(elsewhere)
+    assert refused.status_code == 200
+    inline_errors = refused.context["inline_admin_formsets"][0].formset.errors
+    assert any("household" in errors for errors in inline_errors), inline_errors
+    assert not Assignment.objects.filter(household=elsewhere).exists()
+    assert post_with(nearby).status_code == 302
+    assert Assignment.objects.filter(member=member, household=nearby).exists()
