@@ -108,7 +108,7 @@ class ScopedRelatedFieldListFilter(admin.RelatedFieldListFilter):
         return [(obj.pk, str(obj)) for obj in queryset]
 
 
-def _scoped_field_queryset(admin_obj, db, db_field, request, queryset):
+def _scoped_field_queryset(db, db_field, request, queryset):
     if queryset is None:
         queryset = db_field.remote_field.model._default_manager.using(db).all()
     return scope_queryset(request.user, queryset)
@@ -160,7 +160,7 @@ class ScopedAdminMixin(MaskedReadOnlyMixin):
 
     def get_field_queryset(self, db, db_field, request):
         # Used for every foreign-key and many-to-many form field, autocomplete widgets included.
-        return _scoped_field_queryset(self, db, db_field, request, super().get_field_queryset(db, db_field, request))
+        return _scoped_field_queryset(db, db_field, request, super().get_field_queryset(db, db_field, request))
 
     def get_list_filter(self, request):
         filters = []
@@ -333,7 +333,7 @@ class ScopedInlineMixin(MaskedReadOnlyMixin):
         return scope_queryset(request.user, super().get_queryset(request))
 
     def get_field_queryset(self, db, db_field, request):
-        return _scoped_field_queryset(self, db, db_field, request, super().get_field_queryset(db, db_field, request))
+        return _scoped_field_queryset(db, db_field, request, super().get_field_queryset(db, db_field, request))
 
     def _read_only(self, request, obj):
         # Inline rows are read-only when the parent page is, whatever the inline's own permission.
