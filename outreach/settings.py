@@ -99,8 +99,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-# Lets several checkouts on one machine run the suite against one PostgreSQL server at once.
-if os.environ.get("TEST_DATABASE_NAME"):
+# Lets several checkouts on one machine run the suite against one PostgreSQL server at once (SQLite keeps
+# its in-memory test database: a name there would leave a file in the checkout).
+if os.environ.get("TEST_DATABASE_NAME") and DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": os.environ["TEST_DATABASE_NAME"]}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
