@@ -25,6 +25,7 @@ def healthz(request):
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("healthz", healthz, name="healthz"),
+    path("accounts/", include("outreach.accounts.urls")),
     path("admin/", admin.site.urls),
     path("m/", include("outreach.mobile.urls")),
 ]

@@ -110,6 +110,8 @@ def test_it_stores_a_resent_visit_once(users, home, campaign):
     assert visit.fraud_types.count() == 2
     assert visit.signature.name.endswith(".png")
     assert len(visit.signature_sha256) == 64
+    (created_row,) = visit.history.all()  # the change history sees the phone's visit, once
+    assert created_row.history_type == "+" and created_row.history_user == users.grid
 
 
 def test_it_stores_a_visit_once_when_the_resend_says_something_else(users, home, campaign):
@@ -221,10 +223,10 @@ def test_it_posts_a_visit_in_few_queries(users, home, campaign, django_assert_ma
     client = login(users.grid)
     post(client, payload(home.mine))  # a first visit fills the per-process cache
     body = payload(home.mine)  # no campaign given: the running one, from the cache too
-    # Session, user, grids, household, the existing-id check, then INSERT visit and INSERT scripts in a
-    # transaction (a savepoint and its release inside the test's); fraud types, campaign and member come from
-    # the per-process cache.
-    with django_assert_max_num_queries(9):
+    # Session, user, grids, household, the existing-id check, then INSERT visit, its change-history row and
+    # the scripts in a transaction (a savepoint and its release inside the test's); fraud types, campaign and
+    # member come from the per-process cache.
+    with django_assert_max_num_queries(10):
         assert post(client, body).status_code == 201
 
 

@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('visits', '0003_visit_signature_sha256'),
+        ('visits', '0004_visit_signature_sha256'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
