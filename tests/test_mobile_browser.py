@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from outreach.mobile import services
 from outreach.people.models import Resident
-from outreach.visits.models import Visit
+from outreach.visits.models import COMMON_FRAUD_TYPES, FraudType, Visit
 from tests.factories import PASSWORD, make_campaign, make_household
 
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
@@ -65,6 +65,9 @@ def phone(browser, live_server):
 
 @pytest.fixture
 def world(transactional_db, places, users):
+    # A transactional test before this one may have flushed the fraud types the data migration seeded.
+    for order, name in enumerate(COMMON_FRAUD_TYPES):
+        FraudType.objects.get_or_create(name=name, defaults={"sort_order": order})
     today = timezone.localdate()
     campaign = make_campaign(start_date=today - dt.timedelta(days=10), end_date=today + dt.timedelta(days=10))
     mine = make_household(places.zhouzhuang, grid=places.zhouzhuang_grid, head_name="张三")
@@ -124,6 +127,7 @@ def test_it_keeps_a_visit_made_offline_and_sends_it_once(phone, world):
     page.evaluate("navigator.serviceWorker.ready.then(() => true)")
     page.reload()
     page.wait_for_function("() => !!navigator.serviceWorker.controller")
+    page.wait_for_function("() => caches.open('fanzha-pages').then(c => c.match(location.href)).then(r => !!r)")
     phone.set_offline(True)
     page.reload()
     assert page.locator("#visit-form").count() == 1

@@ -49,8 +49,10 @@ function staticFirst(request) {
 function pageNetworkFirst(request) {
   return fetch(request).then(function (resp) {
     if (resp.ok && !resp.redirected && resp.type === "basic") {
+      // Stored before the page is shown, so the copy is there even if the signal drops right after.
       var copy = resp.clone();
-      caches.open(PAGE_CACHE).then(function (cache) { cache.put(request, copy); });
+      return caches.open(PAGE_CACHE).then(function (cache) { return cache.put(request, copy); })
+        .then(function () { return resp; }, function () { return resp; });
     }
     return resp;
   })["catch"](function () {
