@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "outreach.visits",
     "outreach.registrations",
     "outreach.demo",
+    "outreach.dashboards",
 ]
 
 MIDDLEWARE = [
@@ -159,3 +160,7 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
     "outreach.accounts.permissions.RoleBackend",
 ]
+
+# --- Dashboards (issue 7): rankings, 通报 ---------------------------------------------------------------
+# A unit among the last three of this many consecutive 通报 of one series is flagged for 约谈/督办.
+DASHBOARD_BOTTOM_STREAK = envint("DASHBOARD_BOTTOM_STREAK", 5)
