@@ -499,3 +499,15 @@ def test_it_prints_the_leaderboard_as_json(places, capsys):
     assert (xinjiang["numerator"], xinjiang["denominator"]) == (62113, 282230)
     call_command("leaderboard", "--level", "town", "--parent", "新绛县", "--metric", "入户率")
     assert "龙兴镇" in capsys.readouterr().out
+
+
+def test_it_is_imported_by_no_lower_app():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "outreach"
+    offenders = [
+        str(path.relative_to(root))
+        for path in root.rglob("*.py")
+        if "dashboards" not in path.parts and "outreach.dashboards" in path.read_text(encoding="utf-8")
+    ]
+    assert offenders == []
