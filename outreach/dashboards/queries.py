@@ -10,7 +10,7 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Exists, F, Max, OuterRef, Q, Subquery, Sum
+from django.db.models import Case, Count, Exists, F, IntegerField, Max, OuterRef, Q, Subquery, Sum, Value, When
 from django.utils import timezone
 
 from outreach.accounts.scoping import scope_queryset
@@ -262,7 +262,9 @@ def _grid_figures(village: Village, as_of: dt.date, campaign) -> list[dict]:
             .annotate(n=Count("pk"))
         ):
             put(grid_id, {"assigned": n})
-        visits = Visit.objects.filter(campaign=campaign, village=village, visited_at__lt=end)
+        visits = Visit.objects.filter(
+            campaign=campaign, county_id=village.county_id, town_id=village.town_id, village=village, visited_at__lt=end
+        )
         for row in (
             visits.order_by()
             .values("grid")
@@ -396,9 +398,9 @@ def households_never_visited(user, campaign: Campaign | None):
     vulnerable = Q(elderly_alone=True) | Q(left_behind=True) | Q(student_family=True) | Q(no_smartphone=True)
     return (
         qs.filter(~Exists(visits))
-        .annotate(is_vulnerable=Exists(Household.objects.filter(vulnerable, pk=OuterRef("pk"))))
+        .annotate(priority=Case(When(vulnerable, then=Value(0)), default=Value(1), output_field=IntegerField()))
         .select_related("village", "town", "grid")
-        .order_by("-is_vulnerable", "village_id", "pk")
+        .order_by("priority", "village_id", "pk")
     )
 
 

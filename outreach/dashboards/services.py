@@ -77,7 +77,7 @@ def _refresh(village_ids: set[int]) -> None:
         .distinct()
     )
     org_ids |= set(
-        Visit.objects.filter(village_id__in=village_ids, visitor__isnull=False)
+        Visit.objects.filter(_visit_places(village_ids), visitor__isnull=False)
         .values_list("visitor__organization_id", flat=True)
         .distinct()
     )
@@ -92,6 +92,12 @@ def _refresh(village_ids: set[int]) -> None:
         OrganizationDaySummary.objects.filter(campaign=c, organization_id__in=org_ids).delete()
         _write_villages(c, village_ids)
         _write_organizations(c, org_ids)
+
+
+def _visit_places(village_ids) -> Q:
+    """Visits of these villages, spelled so the (county, town, village) index answers it."""
+    places = list(Village.objects.filter(pk__in=village_ids).values_list("county_id", "town_id"))
+    return Q(county_id__in={c for c, _ in places}, town_id__in={t for _, t in places}, village_id__in=village_ids)
 
 
 def _county_filter(campaign: Campaign, prefix: str = "") -> Q:
@@ -149,7 +155,7 @@ def _write_villages(campaign: Campaign, village_ids: set[int] | None) -> int:
     assignments = Assignment.objects.filter(campaign=campaign)
     if village_ids is not None:
         households = households.filter(village_id__in=village_ids)
-        visits = visits.filter(village_id__in=village_ids)
+        visits = visits.filter(_visit_places(village_ids))
         assignments = assignments.filter(household__village_id__in=village_ids)
     acc = _Accumulator(campaign, COUNTED + VISIT_SUMS)
     for village, n in households.order_by().values_list("village").annotate(n=Count("pk")):
