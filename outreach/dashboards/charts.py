@@ -77,9 +77,10 @@ def line_chart(dates, series, target: Fraction | None = None, width=760, height=
         parts.append(
             f'<line x1="{left}" y1="{ty:.1f}" x2="{left + plot_w}" y2="{ty:.1f}" stroke="#c8161d" '
             f'stroke-dasharray="6 4"/>'
-            f'<text x="{left + plot_w + 6}" y="{ty + 4:.1f}" fill="#c8161d">目标 '
+            f'<text x="{left + 4}" y="{ty - 4:.1f}" fill="#c8161d">目标 '
             f"{format_rate(target.numerator, target.denominator)}</text>"
         )
+    shown = 0
     for idx, s in enumerate(series):
         color = PALETTE[idx % len(PALETTE)]
         points = [(x(i), y(v)) for i, v in enumerate(s["values"]) if v is not None]
@@ -90,7 +91,8 @@ def line_chart(dates, series, target: Fraction | None = None, width=760, height=
         for px, py in points:
             parts.append(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="2.5" fill="{color}"/>')
         last = [v for v in s["values"] if v is not None][-1]
-        ly = top + 14 * idx + 6
+        ly = top + 14 * shown + 6
+        shown += 1
         if target is None or len(series) > 1:
             parts.append(
                 f'<rect x="{left + plot_w + 8}" y="{ly - 8}" width="10" height="10" fill="{color}"/>'

@@ -115,7 +115,7 @@ MEMBER_COLUMNS = ["members", "active_members", "participation_rate"]
 class RankingTable(BaseTable):
     rank = FigureColumn(verbose_name="名次")
     rank_change = RankChangeColumn()
-    name = NameColumn(verbose_name="单位")
+    name = NameColumn(verbose_name="单位", attrs={"td": {"class": "name"}})
     delta = tables.Column(verbose_name="较上期", orderable=False, attrs={"td": {"class": "num"}})
     population = FigureColumn(verbose_name="常住人口")
     registered = FigureColumn(verbose_name="安装注册人数")

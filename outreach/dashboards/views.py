@@ -431,6 +431,7 @@ def bulletin_detail(request, pk: int):
             "bottom": bottom,
             "flagged": [line for line in lines if line["flagged"]],
             "streak_n": streak_n,
+            "extra_column": metric.key not in ("registration_rate", "verification_rate", "visit_rate"),
         },
     )
 
