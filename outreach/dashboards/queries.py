@@ -142,16 +142,19 @@ def _member_sums(campaign, as_of, group: str, **filters) -> dict[int, dict]:
 
 
 def _official(as_of, level: str, **filters) -> dict[int, dict]:
-    """The latest report on or before ``as_of`` (within the window) per county or town."""
+    """The latest report on or before ``as_of`` (within the window) per county or town: two small queries."""
     key = "county_id" if level == "county" else "town_id"
     qs = RegistrationReport.objects.filter(
         as_of__lte=as_of, as_of__gte=as_of - dt.timedelta(days=REPORT_WINDOW_DAYS), **filters
     )
     qs = qs.filter(town__isnull=True) if level == "county" else qs.filter(town__isnull=False)
-    found = {}
-    for report in qs.order_by("-as_of").values(key, "as_of", "registered", "verified", "population"):
-        found.setdefault(report[key], report)
-    return found
+    latest = list(qs.order_by().values_list(key).annotate(day=Max("as_of")))
+    if not latest:
+        return {}
+    which = Q()
+    for unit, day in latest:
+        which |= Q(**{key: unit, "as_of": day})
+    return {r[key]: r for r in qs.filter(which).values(key, "as_of", "registered", "verified", "population")}
 
 
 def _county_population(report: dict, county_population) -> int | None:

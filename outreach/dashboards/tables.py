@@ -1,7 +1,8 @@
 """Ranking tables: columns declared once; levels leave out the columns that mean nothing for them."""
 
 import django_tables2 as tables
-from django.utils.html import format_html
+from django.utils.html import conditional_escape, format_html
+from django.utils.safestring import mark_safe
 from django_tables2.data import TableListData
 from django_tables2.utils import Accessor, OrderBy
 
@@ -32,11 +33,35 @@ class BaseTable(tables.Table):
         attrs = {"class": "data-table"}
         empty_text = "没有数据"
         orderable = True
+        template_name = "dashboards/table.html"
 
     def __init__(self, data, *args, **kwargs):
         if isinstance(data, list):
             data = NoneLastListData(data)
         super().__init__(data, *args, **kwargs)
+
+    def tbody_html(self):
+        """The body rows as HTML, built in Python: django-tables2's per-cell template rendering (signature
+        inspection, attrs per cell) cost ~90 ms for a 13-row ranking; this costs under 1 ms."""
+        columns = []
+        for bound in self.columns:
+            if not bound.visible:
+                continue
+            css = bound.attrs.get("td", {}).get("class", "")
+            opening = format_html('<td class="{}">', css) if css else mark_safe("<td>")
+            columns.append((bound.column, bound.name, opening))
+        out = []
+        for record in self.data:
+            cells = []
+            for column, name, opening in columns:
+                if hasattr(column, "cell_html"):
+                    value = column.cell_html(record)
+                else:
+                    value = record.get(name)
+                    value = m.DASH if value is None else value
+                cells.append(f"{opening}{conditional_escape(value)}</td>")
+            out.append("<tr>" + "".join(cells) + "</tr>")
+        return mark_safe("".join(out))
 
     def export_rows(self):
         """Header and rows in the table's visible columns, numbers as numbers, for .xlsx."""
@@ -60,6 +85,10 @@ class FigureColumn(tables.Column):
     def render(self, value):
         return f"{value:,}"
 
+    def cell_html(self, record):
+        value = self.accessor.resolve(record, quiet=True)
+        return m.DASH if value is None else f"{value:,}"
+
     def export_value(self, record):
         return self.accessor.resolve(record, quiet=True)
 
@@ -79,6 +108,8 @@ class MetricColumn(tables.Column):
     def export_value(self, record):
         return m.format_value(self.metric, record.get(f"v_{self.metric.key}"))
 
+    cell_html = export_value
+
 
 class RankChangeColumn(tables.Column):
     def __init__(self, **kwargs):
@@ -90,6 +121,10 @@ class RankChangeColumn(tables.Column):
         if value < 0:
             return format_html('<span class="down">↓{}</span>', -value)
         return "—"
+
+    def cell_html(self, record):
+        value = record.get("rank_change")
+        return m.DASH if value is None else self.render(value)
 
     def export_value(self, record):
         value = record.get("rank_change")
@@ -103,6 +138,9 @@ class NameColumn(tables.Column):
         if record.get("url"):
             return format_html('<a href="{}">{}</a>', record["url"], value)
         return value
+
+    def cell_html(self, record):
+        return self.render(record.get("name"), record)
 
     def export_value(self, record):
         return record.get("name")
