@@ -513,3 +513,22 @@ def test_it_is_imported_by_no_lower_app():
         if "outreach.dashboards" in path.read_text(encoding="utf-8")
     ]
     assert offenders == []
+
+
+def test_it_leaves_stale_villages_to_a_refresh_already_running(places):
+    if connection.vendor != "postgresql":
+        pytest.skip("the refresh lock is PostgreSQL's advisory lock; SQLite serialises writers itself")
+    import psycopg
+
+    from outreach.dashboards import services
+
+    make_household(places.zhouzhuang)
+    services.mark_villages_stale([places.zhouzhuang.pk])
+    params = connection.get_connection_params()
+    with psycopg.connect(**{k: v for k, v in params.items() if k != "cursor_factory"}, autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(%s)", [services._LOCK_KEY])
+        assert refresh_pending() == 0
+        assert PendingVillage.objects.filter(village=places.zhouzhuang).exists()
+        other.execute("SELECT pg_advisory_unlock(%s)", [services._LOCK_KEY])
+    assert refresh_pending() == 1
+    assert not PendingVillage.objects.exists()

@@ -46,7 +46,9 @@ def refresh_pending() -> int:
     if not PendingVillage.objects.exists():
         return 0
     with transaction.atomic():
-        pending = list(PendingVillage.objects.select_for_update(skip_locked=True).values_list("village_id", flat=True))
+        if not _lock_summaries(wait=False):
+            return 0  # another request is refreshing right now; read the rows as they are
+        pending = list(PendingVillage.objects.select_for_update().values_list("village_id", flat=True))
         if not pending:
             return 0
         PendingVillage.objects.filter(village_id__in=pending).delete()
@@ -59,6 +61,7 @@ def rebuild_summaries(campaign: Campaign | None = None) -> dict[str, int]:
     """Rebuild every summary row from the source tables (all campaigns unless one is given)."""
     campaigns = [campaign] if campaign else list(Campaign.objects.all())
     counts = {"活动": 0, "村每日汇总": 0, "党组织每日汇总": 0}
+    _lock_summaries(wait=True)
     PendingVillage.objects.all().delete()
     for c in campaigns:
         VillageDaySummary.objects.filter(campaign=c).delete()
@@ -67,6 +70,22 @@ def rebuild_summaries(campaign: Campaign | None = None) -> dict[str, int]:
         counts["党组织每日汇总"] += _write_organizations(c, None)
         counts["活动"] += 1
     return counts
+
+
+# Any constant of our own: one refresh or rebuild at a time, so two never delete and re-insert the same rows.
+_LOCK_KEY = 7_202_108_13
+
+
+def _lock_summaries(wait: bool) -> bool:
+    """Take the summaries' transaction-scoped lock on PostgreSQL (SQLite serialises writers already)."""
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        if wait:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
+            return True
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_LOCK_KEY])
+        return bool(cursor.fetchone()[0])
 
 
 def _refresh(village_ids: set[int]) -> None:
