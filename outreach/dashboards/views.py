@@ -26,6 +26,7 @@ from outreach.dashboards.services import issue_bulletin
 from outreach.dashboards.tables import RankingTable
 from outreach.places.models import County, GridArea, Town, Village
 
+VILLAGES_SHOWN = 300
 # Level of the rows → the model of the place the ranking is inside.
 PARENT_MODEL = {"town": County, "zone": County, "organization": County, "village": Town, "grid": Village}
 
@@ -85,7 +86,8 @@ def _funnel(rows) -> list[dict]:
 
 @login_required
 def home(request):
-    return redirect("dashboards:county_ranking")
+    """The page staff open first: the city's county ranking (published to every county)."""
+    return _ranking_page(request, "county", None)
 
 
 @login_required
@@ -268,7 +270,14 @@ def chase_villages(request):
     return render(
         request,
         "dashboards/chase_villages.html",
-        {"title": "督办清单：入户率未达目标的村", "rows": rows, "campaign": campaign, "as_of": as_of},
+        {
+            "title": "督办清单：入户率未达目标的村",
+            "rows": rows[:VILLAGES_SHOWN],
+            "total": len(rows),
+            "shown": VILLAGES_SHOWN,
+            "campaign": campaign,
+            "as_of": as_of,
+        },
     )
 
 
