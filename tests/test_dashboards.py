@@ -268,6 +268,10 @@ def test_it_lists_villages_below_target(field_world, users, client):
     response = client.get("/dashboard/chase/villages/?date=2021-08-13")
     text = response.content.decode()
     assert "周庄村" in text and "王庄村" in text  # 50.00% and 0.00% under the 100% target
+    assert text.index("王庄村") < text.index("周庄村")  # lowest first
+    assert "共 2 个村未达目标" in text
+    client.force_login(users.other_county)
+    assert "周庄村" not in client.get("/dashboard/chase/villages/?date=2021-08-13").content.decode()
 
 
 # --------------------------------------------------------------------------------------------- bulletins

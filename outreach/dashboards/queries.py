@@ -10,7 +10,22 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import Case, Count, Exists, F, IntegerField, Max, OuterRef, Q, Subquery, Sum, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    IntegerField,
+    Max,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
 from django.utils import timezone
 
 from outreach.accounts.scoping import scope_queryset
@@ -407,21 +422,28 @@ def households_never_visited(user, campaign: Campaign | None):
     )
 
 
-def villages_below_target(user, campaign: Campaign | None, as_of: dt.date) -> list[dict]:
-    """Villages in ``user``'s scope whose 入户率 on ``as_of`` is below the campaign target, lowest first."""
+def villages_below_target(user, campaign: Campaign | None, as_of: dt.date, limit: int = 300) -> tuple[list[dict], int]:
+    """Villages in ``user``'s scope whose 入户率 on ``as_of`` is below the campaign target, lowest first
+    (at most ``limit`` of them), and how many there are in all."""
     refresh_pending()
     day = _summary_day(campaign, as_of)
     if day is None:
-        return []
+        return [], 0
     target_bp = int(campaign.target_visit_rate * 100)
     villages = scope_queryset(user, Village.objects.all())
-    rows = (
+    below = (
         VillageDaySummary.objects.filter(campaign=campaign, day=day, village__in=villages.values("pk"))
         .annotate(done=F("visited") * 10000, needed=F("households") * target_bp)
         .filter(households__gt=0, done__lt=F("needed"))
-        .select_related("village", "town", "county")
-        .order_by("village__code")
     )
+    total = below.count()
+    # Ordering only (display comes from the integers): a float ratio is exact enough to list the lowest first.
+    rows = (
+        below.annotate(ratio=ExpressionWrapper(F("visited") * 1.0 / F("households"), output_field=FloatField()))
+        .select_related("village", "town", "county")
+        .order_by("ratio", "village__code")[:limit]
+    )
+    metric = m.BY_KEY["visit_rate"]
     result = []
     for s in rows:
         figures = {"visited": s.visited, "households": s.households}
@@ -432,10 +454,8 @@ def villages_below_target(user, campaign: Campaign | None, as_of: dt.date) -> li
                 "county": s.county,
                 "households": s.households,
                 "visited": s.visited,
-                "value": m.BY_KEY["visit_rate"].value(figures),
-                "display": m.BY_KEY["visit_rate"].display(figures),
+                "display": metric.display(figures),
                 "missing": max(0, -(-s.households * target_bp // 10000) - s.visited),
             }
         )
-    result.sort(key=lambda r: (r["value"], r["village"].code))
-    return result
+    return result, total

@@ -266,14 +266,14 @@ def chase_households(request):
 def chase_villages(request):
     as_of = _as_of(request)
     campaign = queries.current_campaign(as_of)
-    rows = queries.villages_below_target(request.user, campaign, as_of)
+    rows, total = queries.villages_below_target(request.user, campaign, as_of, limit=VILLAGES_SHOWN)
     return render(
         request,
         "dashboards/chase_villages.html",
         {
             "title": "督办清单：入户率未达目标的村",
-            "rows": rows[:VILLAGES_SHOWN],
-            "total": len(rows),
+            "rows": rows,
+            "total": total,
             "shown": VILLAGES_SHOWN,
             "campaign": campaign,
             "as_of": as_of,
