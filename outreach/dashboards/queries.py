@@ -130,30 +130,57 @@ def _sum_fields(names):
     return {name: Sum(name) for name in names}
 
 
-def _village_sums(campaign, as_of, group: str, **filters) -> dict[int, dict]:
-    day = _summary_day(campaign, as_of)
-    if day is None:
-        return {}
-    rows = (
-        VillageDaySummary.objects.filter(campaign=campaign, day=day, **filters)
-        .order_by()
-        .values(group)
-        .annotate(**_sum_fields(FIELD_FIGURES))
-    )
-    return {r.pop(group): r for r in rows}
+class _Sums:
+    """Summary sums for the current and the previous date of one ranking, each fetched once for both days."""
 
+    def __init__(self, campaign, days):
+        self.campaign = campaign
+        self.days = sorted({d for d in days if d is not None})
+        self.cache = {}
 
-def _member_sums(campaign, as_of, group: str, **filters) -> dict[int, dict]:
-    day = _summary_day(campaign, as_of)
-    if day is None:
-        return {}
-    rows = (
-        OrganizationDaySummary.objects.filter(campaign=campaign, day=day, **filters)
-        .order_by()
-        .values(group)
-        .annotate(members=Sum("members"), active_members=Sum("active_members"))
-    )
-    return {r.pop(group): r for r in rows}
+    def _fetch(self, key, build):
+        if key not in self.cache:
+            found = defaultdict(dict)
+            if self.campaign is not None and self.days:
+                for row in build():
+                    found[row.pop("day")][row.pop("unit")] = row
+            self.cache[key] = found
+        return self.cache[key]
+
+    def village(self, day, group: str, **filters) -> dict[int, dict]:
+        def build():
+            return (
+                VillageDaySummary.objects.filter(campaign=self.campaign, day__in=self.days, **filters)
+                .order_by()
+                .values("day", unit=F(group))
+                .annotate(**_sum_fields(FIELD_FIGURES))
+            )
+
+        return self._fetch(("village", group, tuple(sorted(filters.items()))), build).get(day, {})
+
+    def member(self, day, group: str, **filters) -> dict[int, dict]:
+        def build():
+            return (
+                OrganizationDaySummary.objects.filter(campaign=self.campaign, day__in=self.days, **filters)
+                .order_by()
+                .values("day", unit=F(group))
+                .annotate(members=Sum("members"), active_members=Sum("active_members"))
+            )
+
+        return self._fetch(("member", group, tuple(sorted(filters.items()))), build).get(day, {})
+
+    def organizations(self, day, **filters) -> dict[int, dict]:
+        def build():
+            return OrganizationDaySummary.objects.filter(campaign=self.campaign, day__in=self.days, **filters).values(
+                "day", "members", "active_members", *FIELD_FIGURES, unit=F("organization_id")
+            )
+
+        return self._fetch(("organization", tuple(sorted(filters.items()))), build).get(day, {})
+
+    def places(self, key, build) -> list:
+        if key not in self.cache:
+            self.cache[key] = list(build())
+        return self.cache[key]
 
 
 def _official(as_of, level: str, **filters) -> dict[int, dict]:
@@ -176,15 +203,16 @@ def _county_population(report: dict, county_population) -> int | None:
     return report["population"] if report.get("population") else county_population
 
 
-def _unit_figures(level: str, parent, as_of: dt.date, campaign) -> list[dict]:
+def _unit_figures(level: str, parent, as_of: dt.date, campaign, sums: _Sums) -> list[dict]:
     """Rows (code, name, pk and integer figures) of every unit of ``level`` under ``parent`` on ``as_of``."""
     rows = []
+    day = _summary_day(campaign, as_of)
     if level == "county":
         official = _official(as_of, "county")
-        field_sums = _village_sums(campaign, as_of, "county_id")
-        member_sums = _member_sums(campaign, as_of, "county_id")
-        for pk, code, name, population in County.objects.order_by("code").values_list(
-            "pk", "code", "name", "population"
+        field_sums = sums.village(day, "county_id")
+        member_sums = sums.member(day, "county_id")
+        for pk, code, name, population in sums.places(
+            "counties", lambda: County.objects.order_by("code").values_list("pk", "code", "name", "population")
         ):
             row = {"pk": pk, "code": code, "name": name}
             report = official.get(pk)
@@ -196,10 +224,12 @@ def _unit_figures(level: str, parent, as_of: dt.date, campaign) -> list[dict]:
             rows.append(row)
     elif level in ("town", "zone"):
         official = _official(as_of, "town", county=parent)
-        field_sums = _village_sums(campaign, as_of, "town_id", county=parent)
-        member_sums = _member_sums(campaign, as_of, "town_id", county=parent, town__isnull=False)
+        field_sums = sums.village(day, "town_id", county=parent)
+        member_sums = sums.member(day, "town_id", county=parent, town__isnull=False)
         towns = {}
-        for pk, code, name in Town.objects.filter(county=parent).order_by("code").values_list("pk", "code", "name"):
+        for pk, code, name in sums.places(
+            "towns", lambda: Town.objects.filter(county=parent).order_by("code").values_list("pk", "code", "name")
+        ):
             row = {"pk": pk, "code": code, "name": name}
             report = official.get(pk)
             if report:
@@ -216,11 +246,14 @@ def _unit_figures(level: str, parent, as_of: dt.date, campaign) -> list[dict]:
             rows = list(towns.values())
         else:
             members = defaultdict(list)
-            for zone_id, town_id in Zone.towns.through.objects.filter(zone__county=parent).values_list(
-                "zone_id", "town_id"
+            for zone_id, town_id in sums.places(
+                "zone_towns",
+                lambda: Zone.towns.through.objects.filter(zone__county=parent).values_list("zone_id", "town_id"),
             ):
                 members[zone_id].append(town_id)
-            for pk, name in Zone.objects.filter(county=parent).order_by("name").values_list("pk", "name"):
+            for pk, name in sums.places(
+                "zones", lambda: Zone.objects.filter(county=parent).order_by("name").values_list("pk", "name")
+            ):
                 row = {"pk": pk, "code": "", "name": name}
                 for town_id in members.get(pk, []):
                     for key, value in towns[town_id].items():
@@ -229,12 +262,15 @@ def _unit_figures(level: str, parent, as_of: dt.date, campaign) -> list[dict]:
                 row["towns"] = len(members.get(pk, []))
                 rows.append(row)
     elif level == "village":
-        field_sums = _village_sums(campaign, as_of, "village_id", town=parent)
-        member_sums = _member_sums(campaign, as_of, "village_id", town=parent, village__isnull=False)
-        for pk, code, name in (
-            Village.objects.filter(town=parent, is_placeholder=False)
-            .order_by("code")
-            .values_list("pk", "code", "short_name")
+        field_sums = sums.village(day, "village_id", town=parent)
+        member_sums = sums.member(day, "village_id", town=parent, village__isnull=False)
+        for pk, code, name in sums.places(
+            "villages",
+            lambda: (
+                Village.objects.filter(town=parent, is_placeholder=False)
+                .order_by("code")
+                .values_list("pk", "code", "short_name")
+            ),
         ):
             row = {"pk": pk, "code": code, "name": name}
             row.update(field_sums.get(pk, {}))
@@ -243,15 +279,12 @@ def _unit_figures(level: str, parent, as_of: dt.date, campaign) -> list[dict]:
     elif level == "grid":
         rows = _grid_figures(parent, as_of, campaign)
     elif level == "organization":
-        day = _summary_day(campaign, as_of)
         filters = {"county": parent} if isinstance(parent, County) else {"town": parent}
-        summaries = {}
-        if day is not None:
-            for r in OrganizationDaySummary.objects.filter(campaign=campaign, day=day, **filters).values(
-                "organization_id", "members", "active_members", *FIELD_FIGURES
-            ):
-                summaries[r.pop("organization_id")] = r
-        for pk, name in PartyOrganization.objects.filter(**filters).order_by("name").values_list("pk", "name"):
+        summaries = sums.organizations(day, **filters)
+        for pk, name in sums.places(
+            "organizations",
+            lambda: PartyOrganization.objects.filter(**filters).order_by("name").values_list("pk", "name"),
+        ):
             row = {"pk": pk, "code": "", "name": name}
             row.update(summaries.get(pk, {}))
             rows.append(row)
@@ -326,12 +359,19 @@ def ranking(level: str, parent=None, as_of: dt.date | None = None, metric: str |
     metric_obj = m.get_metric(metric or m.DEFAULT_METRIC_BY_LEVEL[level])
     campaign = current_campaign(as_of)
     previous = previous_report_date(as_of)
-    rows = _unit_figures(level, parent, as_of, campaign)
+    same_campaign = campaign is not None and campaign.start_date <= previous <= campaign.end_date
+    sums = _Sums(campaign, [_summary_day(campaign, as_of), _summary_day(campaign, previous)])
+    rows = _unit_figures(level, parent, as_of, campaign, sums)
     _fill_defaults(rows, level)
     m.rank_rows(rows, metric_obj)
     before = {}
     if previous is not None:
-        prev_rows = _unit_figures(level, parent, previous, current_campaign(previous))
+        if same_campaign:
+            prev_rows = _unit_figures(level, parent, previous, campaign, sums)
+        else:
+            prev_campaign = current_campaign(previous)
+            prev_sums = _Sums(prev_campaign, [_summary_day(prev_campaign, previous)])
+            prev_rows = _unit_figures(level, parent, previous, prev_campaign, prev_sums)
         _fill_defaults(prev_rows, level)
         m.rank_rows(prev_rows, metric_obj)
         before = {r["pk"]: r for r in prev_rows}
