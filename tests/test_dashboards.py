@@ -537,3 +537,14 @@ def test_it_leaves_stale_villages_to_a_refresh_already_running(places):
         other.execute("SELECT pg_advisory_unlock(%s)", [services._LOCK_KEY])
     assert refresh_pending() == 1
     assert not PendingVillage.objects.exists()
+
+
+def test_it_offers_each_role_only_the_bulletins_it_may_issue(places, users, client):
+    client.force_login(users.county)
+    text = client.get("/dashboard/bulletins/").content.decode()
+    assert "新绛县各乡镇（街道）" in text and "稷山县各乡镇" not in text and "全市各县（市、区）</option>" not in text
+    client.force_login(users.town)
+    assert "签发通报" not in client.get("/dashboard/bulletins/").content.decode()
+    client.force_login(users.city)
+    text = client.get("/dashboard/bulletins/").content.decode()
+    assert "全市各县（市、区）</option>" in text and "稷山县各乡镇（街道）" in text

@@ -315,7 +315,9 @@ def bulletin_list(request):
     bulletins = (
         _bulletins_for(request.user).select_related("parent_county", "issued_by").order_by("-as_of", "-pk")[:200]
     )
-    counties = [c for c in scope_queryset(request.user, County.objects.order_by("code")) if _may_issue(request.user, c)]
+    user = request.user
+    may_issue_towns = user.is_superuser or user.role in (Role.CITY, Role.COUNTY)
+    counties = list(scope_queryset(user, County.objects.order_by("code"))) if may_issue_towns else []
     return render(
         request,
         "dashboards/bulletin_list.html",
