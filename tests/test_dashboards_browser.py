@@ -42,10 +42,10 @@ def test_it_opens_sorts_and_drills_down_the_county_ranking(live_server, places, 
     day = dt.date(2021, 8, 13)
     RegistrationReport.objects.create(county=places.xinjiang, as_of=day, registered=62113, verified=49213)
     RegistrationReport.objects.create(county=places.jishan, as_of=day, registered=80000, verified=60000)
-    page.goto(f"{live_server.url}/admin/login/?next=/dashboard/")
+    page.goto(f"{live_server.url}/accounts/login/?next=/dashboard/")
     page.fill("#id_username", users.county.username)
     page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
+    page.click("button[type=submit]")
     page.wait_for_url("**/dashboard/")
     first_name = page.locator("#ranking tbody tr").first.locator("td").nth(2)
     assert first_name.inner_text() == "稷山县"  # 25.31% ahead of 新绛县's 22.01%
