@@ -42,6 +42,8 @@ def test_it_opens_sorts_and_drills_down_the_county_ranking(live_server, places, 
     day = dt.date(2021, 8, 13)
     RegistrationReport.objects.create(county=places.xinjiang, as_of=day, registered=62113, verified=49213)
     RegistrationReport.objects.create(county=places.jishan, as_of=day, registered=80000, verified=60000)
+    console = []
+    page.on("console", lambda message: console.append(message.text))
     page.goto(f"{live_server.url}/accounts/login/?next=/dashboard/")
     page.fill("#id_username", users.county.username)
     page.fill("#id_password", PASSWORD)
@@ -59,3 +61,7 @@ def test_it_opens_sorts_and_drills_down_the_county_ranking(live_server, places, 
     page.wait_for_url(f"**/dashboard/rank/town/{places.xinjiang.pk}/**")
     assert "新绛县 乡镇（街道）排名" in page.locator("h1").inner_text()
     assert page.locator("#ranking tbody tr", has_text="龙兴镇").count() == 1
+
+    page.goto(f"{live_server.url}/dashboard/trends/?date=2021-08-13")
+    assert page.locator("svg.chart").count() == 2
+    assert not [text for text in console if "Content Security Policy" in text], console
