@@ -6,7 +6,7 @@ half-width, so "村（社区）", "村(社区)" and " 村 ( 社区 ) " are one h
 
 import re
 
-_TRANS = str.maketrans({"（": "(", "）": ")", "：": ":", "\u3000": " ", "　": " "})
+_TRANS = str.maketrans({"（": "(", "）": ")", "：": ":", "\u3000": " "})
 _SPACES = re.compile(r"\s+")
 
 
