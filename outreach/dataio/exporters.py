@@ -110,7 +110,7 @@ def _progress_of(campaign, county=None) -> dict[int, tuple]:
     return {r["household_id"]: (r["last"], r["signed"], r["registered"]) for r in rows.iterator(chunk_size=5000)}
 
 
-def export_responsibility(book: _Book, user, county=None, campaign=None, town=None, progress=None):
+def export_responsibility(book: _Book, user, county=None, campaign=None, town=None, progress=None, **_):
     campaign = campaign or pick_campaign(county=county)
     qs = Assignment.objects.filter(campaign=campaign) if campaign else Assignment.objects.none()
     if county is not None:

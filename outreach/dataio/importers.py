@@ -10,6 +10,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
@@ -140,6 +141,47 @@ def _chunks(seq, size=BATCH):
     seq = list(seq)
     for i in range(0, len(seq), size):
         yield seq[i : i + size]
+
+
+def reserve_ids(model, count: int) -> list[int]:
+    """``count`` fresh primary keys for ``model``, taken inside the import's transaction.
+
+    Inserting with known keys lets one ``executemany`` write 100,000 rows and still link them (households to
+    their 包联) without reading the keys back. PostgreSQL hands them out from the table's sequence; SQLite's
+    writer lock (the transaction is IMMEDIATE) makes max+1 safe.
+    """
+    if count == 0:
+        return []
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, count]
+            )
+            return [row[0] for row in cursor.fetchall()]
+        quoted = connection.ops.quote_name(table)
+        cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {quoted}")  # noqa: S608 - table name from our model
+        start = cursor.fetchone()[0]
+        try:
+            cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [table])
+            row = cursor.fetchone()
+            start = max(start, row[0] if row else 0)
+        except Exception:  # noqa: BLE001 - no sqlite_sequence table before the first AUTOINCREMENT insert
+            pass
+        return list(range(start + 1, start + 1 + count))
+
+
+def insert_rows(model, fields: list[str], rows: list[tuple]) -> None:
+    """INSERT ``rows`` (values in ``fields`` order, primary key included) with one executemany per batch."""
+    if not rows:
+        return
+    opts = model._meta
+    columns = ", ".join(connection.ops.quote_name(opts.get_field(f).column) for f in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    sql = f"INSERT INTO {connection.ops.quote_name(opts.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608
+    with connection.cursor() as cursor:
+        for chunk in _chunks(rows, 10_000):
+            cursor.executemany(sql, chunk)
 
 
 class Importer:
@@ -364,6 +406,7 @@ class _Members:
             if _is_masked(raw_phone):
                 imp.error(row_no, "member_phone", "电话号码被隐藏（带*），请填写完整号码")
                 return None
+            # By phone; else by name within the organization, but never over a different phone number.
             pk = self.by_phone.get(phone) if phone else None
             if pk is None and phone and phone in self.new_by_phone:
                 return ("new", self.new_by_phone[phone])
@@ -371,9 +414,14 @@ class _Members:
                 org = self.org_key(org_name, town_id, village_id)
                 if isinstance(org, int):
                     pk = self.by_org_name.get((org, name))
+                    if pk is not None and phone and self.by_id[pk][1]:
+                        pk = None
                 if pk is None:
                     index = self.new_by_org_name.get((org, name))
-                    if index is not None:
+                    if index is not None and not (phone and self.new[index][1]):
+                        if phone:
+                            self.new[index][1] = phone
+                            self.new_by_phone[phone] = index
                         return ("new", index)
             if pk is None:
                 if not org_name:
@@ -651,11 +699,23 @@ class HouseholdImporter(Importer):
         self.create_grids()
         now = timezone.now()
         new = [r for r in self.records if r["pk"] is None]
-        for chunk in _chunks(new):
-            objs = [self.household_obj(r) for r in chunk]
-            Household.objects.bulk_create(objs)
-            for rec, obj in zip(chunk, objs, strict=True):
-                rec["pk"] = obj.pk
+        stamp = connection.ops.adapt_datetimefield_value(now)
+        fields = ["id", "head_name", "phone", "address", "size", "note", "county", "town", "village", "grid",
+                  *self.flag_keys, "created_at", "updated_at"]  # fmt: skip
+        rows = []
+        for rec, pk in zip(new, reserve_ids(Household, len(new)), strict=True):
+            rec["pk"] = pk
+            flags = rec["flags"]
+            rows.append(
+                (
+                    pk, rec["head_name"], rec["phone"], rec["address"], rec["size"] or 1, rec["note"],
+                    self.county.pk, self.village_names[rec["village_id"]][1], rec["village_id"],
+                    self.grids.get(rec["grid"]) if rec["grid"] else None,
+                    *(bool(flags.get(k, False)) for k in self.flag_keys), stamp, stamp,
+                )
+            )  # fmt: skip
+        insert_rows(Household, fields, rows)
+        del rows
         changed = [r for r in self.records if r["action"] == "updated"]
         cols = ("pk", "head_name", "phone", "address", "size", "note", "village_id", "grid_id", *self.flag_keys)
         for chunk in _chunks(changed):
@@ -722,13 +782,18 @@ class ResponsibilityImporter(HouseholdImporter):
         self.load_households()
         good = [rec for rec in self.records if self.resolve_household(rec)]
         self.records = good
-        known = [r["pk"] for r in good if r["pk"] is not None]
+        known = {r["pk"] for r in good if r["pk"] is not None}
         self.assigned: dict[int, tuple[int, int]] = {}
-        for chunk in _chunks(known, 500):
-            for pk, household_id, member_id in Assignment.objects.filter(
-                campaign=self.campaign, household_id__in=chunk
-            ).values_list("pk", "household_id", "member_id"):
-                self.assigned[household_id] = (pk, member_id)
+        # By the households' villages (a few queries), keeping only this file's households.
+        villages = sorted({self.existing[pk][6] for pk in known})
+        for chunk in _chunks(villages, 500):
+            for pk, household_id, member_id in (
+                Assignment.objects.filter(campaign=self.campaign, household__village_id__in=chunk)
+                .values_list("pk", "household_id", "member_id")
+                .iterator(chunk_size=5000)
+            ):
+                if household_id in known:
+                    self.assigned[household_id] = (pk, member_id)
         for rec in good:
             ref = rec["member"]
             current = self.assigned.get(rec["pk"]) if rec["pk"] is not None else None
@@ -741,24 +806,20 @@ class ResponsibilityImporter(HouseholdImporter):
         self.members.write(self.county.pk)
         self.write_households()
         now = timezone.now()
+        stamp = connection.ops.adapt_datetimefield_value(now)
+        user = self._user_or_none()
+        by_id = user.pk if user is not None else None
         new, moved = [], []
         for rec in self.records:
             member_id = self.members.pk_of(rec["member"])
             current = self.assigned.get(rec["pk"])
             if current is None:
-                new.append(
-                    Assignment(
-                        campaign=self.campaign,
-                        household_id=rec["pk"],
-                        member_id=member_id,
-                        assigned_by=self._user_or_none(),
-                    )
-                )
+                new.append((self.campaign.pk, rec["pk"], member_id, by_id, stamp, stamp))
             elif current[1] != member_id:
                 moved.append(Assignment(pk=current[0], member_id=member_id, updated_at=now))
                 self.outcome.village_ids.add(rec["village_id"])
-        for chunk in _chunks(new):
-            Assignment.objects.bulk_create(chunk)
+        rows = [(pk, *row) for row, pk in zip(new, reserve_ids(Assignment, len(new)), strict=True)]
+        insert_rows(Assignment, ["id", "campaign", "household", "member", "assigned_by", "created_at", "updated_at"], rows)
         if moved:
             Assignment.objects.bulk_update(moved, ["member", "updated_at"], batch_size=BATCH)
         if new or moved:

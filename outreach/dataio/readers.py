@@ -210,6 +210,7 @@ def _parse_sheet(name: str, rows, merged, kind: str) -> Sheet | None:
 
 def _data_rows(sheet: Sheet, numbered, spec) -> Iterator[tuple[int, dict]]:
     header_norms = {norm_header(h) for h in sheet.headers.values()}
+    repeat_keys = list(sheet.columns)[:3]
     fill_down = [k for k in spec["fill_down"] if k in sheet.columns]
     carried: dict[str, object] = {}
     for row_no, row in numbered:
@@ -223,9 +224,7 @@ def _data_rows(sheet: Sheet, numbered, spec) -> Iterator[tuple[int, dict]]:
         values = {}
         for key, col in sheet.columns.items():
             values[key] = _clean(row[col]) if col < len(row) else None
-        if {norm_header(v) for v in values.values() if isinstance(v, str)} & header_norms and sum(
-            1 for v in values.values() if isinstance(v, str) and norm_header(v) in header_norms
-        ) >= 2:
+        if sum(1 for k in repeat_keys if isinstance(values[k], str) and norm_header(values[k]) in header_norms) >= 2:
             continue  # the header repeated (printed on every page)
         if all(values.get(k) in (None, "") for k in spec["required"]) and all(
             values.get(k) in (None, "") for k in ("head_name", "member_name", "town", "village", "county")
