@@ -52,9 +52,7 @@ def build_responsibility_xlsx(path, rows: int, county_code: str = "140825000000"
     """Write an N-row 责任分工表 of the county's real villages to ``path``; returns the path."""
     rng = random.Random(seed)
     county = County.objects.get(code=county_code)
-    villages = list(
-        Village.objects.filter(county=county, is_placeholder=False).select_related("town").order_by("code")
-    )
+    villages = list(Village.objects.filter(county=county, is_placeholder=False).select_related("town").order_by("code"))
     by_town: dict[str, list] = {}
     for village in villages:
         by_town.setdefault(village.town.name, []).append(village)

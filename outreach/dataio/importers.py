@@ -819,7 +819,9 @@ class ResponsibilityImporter(HouseholdImporter):
                 moved.append(Assignment(pk=current[0], member_id=member_id, updated_at=now))
                 self.outcome.village_ids.add(rec["village_id"])
         rows = [(pk, *row) for row, pk in zip(new, reserve_ids(Assignment, len(new)), strict=True)]
-        insert_rows(Assignment, ["id", "campaign", "household", "member", "assigned_by", "created_at", "updated_at"], rows)
+        insert_rows(
+            Assignment, ["id", "campaign", "household", "member", "assigned_by", "created_at", "updated_at"], rows
+        )
         if moved:
             Assignment.objects.bulk_update(moved, ["member", "updated_at"], batch_size=BATCH)
         if new or moved:
