@@ -18,7 +18,7 @@ from openpyxl import load_workbook
 from outreach.campaigns.models import Assignment
 from outreach.dataio.exporters import export_file
 from outreach.dataio.headers import EXPORT_COLUMNS, header
-from outreach.dataio.services import import_file
+from outreach.dataio.services import find_county, import_file
 from outreach.people.models import Household, PartyMember
 from outreach.registrations.models import RegistrationReport
 
@@ -65,7 +65,9 @@ class FastPathResource(resources.ModelResource):
         """The same sheet the exporters write (scoped to the resource's user), as a tablib Dataset."""
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "export.xlsx"
-            export_file(self.kind, path, user=kwargs.get("user", self.user), county=self.county)
+            user = kwargs.get("user", self.user)
+            county = find_county(user, self.county) if self.county else None
+            export_file(self.kind, path, user=user, county=county)
             book = load_workbook(path, read_only=True)
             data = tablib.Dataset(headers=self.get_export_headers())
             width = len(data.headers)
