@@ -30,6 +30,11 @@ def peak_mb() -> float:
     return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
 
 
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _name(rng):
     return rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2))))
 
@@ -114,6 +119,7 @@ def time_import(path, kind: str = "responsibility", county: str | None = None, u
     from outreach.dataio.services import import_file
 
     ensure_campaign()
+    cpu = cpu_seconds()
     start = time.perf_counter()
     report = import_file(kind, Path(path), user=user, county=county, dry_run=dry_run)
     seconds = time.perf_counter() - start
@@ -125,6 +131,7 @@ def time_import(path, kind: str = "responsibility", county: str | None = None, u
         "unchanged": report.unchanged,
         "errors": len(report.errors),
         "seconds": round(seconds, 2),
+        "cpu_seconds": round(cpu_seconds() - cpu, 2),
         "rows_per_s": round(report.rows / seconds) if seconds else None,
         "peak_mb": peak_mb(),
     }
@@ -135,6 +142,7 @@ def time_export(path, kind: str = "responsibility", county: str | None = None, u
     from outreach.dataio.services import find_county
 
     county_obj = find_county(user, county) if county else None
+    cpu = cpu_seconds()
     start = time.perf_counter()
     rows = export_file(kind, Path(path), user=user, county=county_obj)
     seconds = time.perf_counter() - start
@@ -142,6 +150,7 @@ def time_export(path, kind: str = "responsibility", county: str | None = None, u
         "kind": kind,
         "rows": rows,
         "seconds": round(seconds, 2),
+        "cpu_seconds": round(cpu_seconds() - cpu, 2),
         "rows_per_s": round(rows / seconds) if seconds else None,
         "peak_mb": peak_mb(),
     }

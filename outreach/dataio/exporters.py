@@ -52,7 +52,6 @@ class _Book:
         )
         self.title_fmt = self.book.add_format({"bold": True, "font_size": 14})
         self.head_fmt = self.book.add_format({"bold": True, "border": 1, "bg_color": "#DDEBF7", "text_wrap": True})
-        self.text_fmt = self.book.add_format({"num_format": "@"})
         self.rows = 0
         self.names: set[str] = set()
 
@@ -86,7 +85,7 @@ class _Sheet:
             if value is None or value == "":
                 continue
             if isinstance(value, str):
-                ws.write_string(row, col, safe_cell(value), self.book.text_fmt)
+                ws.write_string(row, col, safe_cell(value))
             elif isinstance(value, bool):
                 ws.write_string(row, col, _yes(value))
             elif isinstance(value, dt.datetime):

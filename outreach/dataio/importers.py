@@ -172,7 +172,7 @@ def reserve_ids(model, count: int) -> list[int]:
 
 
 def insert_rows(model, fields: list[str], rows: list[tuple]) -> None:
-    """INSERT ``rows`` (values in ``fields`` order, primary key included) with one executemany per batch."""
+    """INSERT ``rows`` (values in ``fields`` order, primary key included): COPY on PostgreSQL, executemany on SQLite."""
     if not rows:
         return
     opts = model._meta
@@ -180,6 +180,13 @@ def insert_rows(model, fields: list[str], rows: list[tuple]) -> None:
     placeholders = ", ".join(["%s"] * len(fields))
     sql = f"INSERT INTO {connection.ops.quote_name(opts.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # COPY is several times faster than row inserts; psycopg 3 streams the rows as they come.
+            copy_sql = f"COPY {connection.ops.quote_name(opts.db_table)} ({columns}) FROM STDIN"
+            with cursor.cursor.copy(copy_sql) as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
         for chunk in _chunks(rows, 10_000):
             cursor.executemany(sql, chunk)
 
