@@ -164,11 +164,15 @@ AUTHENTICATION_BACKENDS = [
 ]
 
 # --- Data import/export (issue 4: outreach.dataio) ---------------------------------------------------------
-# Big imports and exports run in the background: django-tasks keeps its queue in our own database
-# (`python manage.py db_worker` runs it). Tests use the immediate backend.
+# Big imports and exports run in the background: django-tasks keeps its queue in our own database and
+# `python manage.py db_worker` runs it. A development run (DEBUG, no TASKS_BACKEND) runs tasks in the request
+# instead, so `make run` needs no second process.
 TASKS = {
     "default": {
-        "BACKEND": os.environ.get("TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
+        "BACKEND": os.environ.get(
+            "TASKS_BACKEND",
+            "django_tasks.backends.immediate.ImmediateBackend" if DEBUG else "django_tasks_db.DatabaseBackend",
+        ),
         "QUEUES": ["default"],
     }
 }

@@ -240,11 +240,14 @@ def cleanup_jobs() -> dict:
             finished_at=now,
         )
     abandoned = 0
-    for job in ImportJob.objects.filter(status=ImportJob.Status.PREVIEW, created_at__lt=abandoned_before):
+    left = ImportJob.objects.filter(
+        status__in=[ImportJob.Status.PREVIEW, ImportJob.Status.FAILED], created_at__lt=abandoned_before
+    ).exclude(stored_path="")
+    for job in left:
         discard_file(job.stored_path)
         job.status = ImportJob.Status.CANCELLED
         job.stored_path = ""
-        job.message = "预览超过时限未确认，文件已删除"
+        job.message = "超过时限未确认或未重新运行，上传的文件已删除"
         job.save(update_fields=["status", "stored_path", "message"])
         abandoned += 1
     for job in ExportJob.objects.filter(status=ExportJob.Status.DONE, finished_at__lt=abandoned_before).exclude(
