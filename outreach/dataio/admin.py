@@ -68,6 +68,9 @@ def _start_export(model_admin, request, kind):
     town = request.GET.get("town")
     if town and town.isdigit() and Town.objects.filter(pk=town).exists():
         filters["town"] = int(town)
+    campaign = request.GET.get("campaign__id__exact")
+    if campaign and campaign.isdigit():
+        filters["campaign"] = int(campaign)
     job = jobs.start_export(request.user, kind, county=county, filters=filters)
     return redirect("admin:dataio_exportjob_progress", job.pk)
 

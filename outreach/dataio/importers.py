@@ -585,7 +585,7 @@ class HouseholdImporter(Importer):
     def check_row(self, row_no, values):
         rec = self.parse_household(row_no, values)
         if rec is not None:
-            rec["values"] = values if len(self.outcome.preview) < PREVIEW_ROWS else None
+            rec["values"] = values if len(self.records) < PREVIEW_ROWS else None
             self.records.append(rec)
 
     def load_households(self):
@@ -782,7 +782,7 @@ class ResponsibilityImporter(HouseholdImporter):
         if rec is None or member is None:
             return
         rec["member"] = member
-        rec["values"] = values if len(self.outcome.preview) < PREVIEW_ROWS else None
+        rec["values"] = values if len(self.records) < PREVIEW_ROWS else None
         self.records.append(rec)
 
     def finish_check(self):

@@ -13,10 +13,12 @@ from pathlib import Path
 from django.db import transaction
 from django.utils import timezone
 
-from outreach.dataio.exporters import export_file
+from outreach.campaigns.models import Campaign
+from outreach.dataio.exporters import EXPORT_KINDS, export_file
 from outreach.dataio.models import ExportJob, ImportJob
 from outreach.dataio.readers import UploadRefused
 from outreach.dataio.services import cleanup_jobs, discard_file, export_dir, import_file
+from outreach.places.models import Town
 
 logger = logging.getLogger(__name__)
 
@@ -157,11 +159,9 @@ def run_export(job_id: int) -> None:
     if not claimed:
         return
     job = ExportJob.objects.select_related("user", "county").get(pk=job_id)
-    from outreach.dataio.exporters import EXPORT_KINDS
-    from outreach.places.models import Town
-
     filters = job.filters or {}
     town = Town.objects.filter(pk=filters["town"]).first() if filters.get("town") else None
+    campaign = Campaign.objects.filter(pk=filters["campaign"]).first() if filters.get("campaign") else None
     stamp = timezone.localtime().strftime("%Y%m%d_%H%M")
     area = job.county.name if job.county else ""
     file_name = f"{area}{EXPORT_KINDS[job.kind]}_{stamp}.xlsx"
@@ -171,7 +171,9 @@ def run_export(job_id: int) -> None:
         ExportJob.objects.filter(pk=job.pk).update(rows=rows, heartbeat=timezone.now())
 
     try:
-        rows = export_file(job.kind, path, user=job.user, county=job.county, town=town, progress=progress)
+        rows = export_file(
+            job.kind, path, user=job.user, county=job.county, town=town, campaign=campaign, progress=progress
+        )
     except Exception as exc:  # noqa: BLE001 - the job shows the failure; the partial file is removed
         logger.exception("export job %s failed", job_id)
         discard_file(path)
