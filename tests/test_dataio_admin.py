@@ -175,3 +175,25 @@ def test_it_keeps_the_import_export_resource_api(tmp_path, places, campaign, sup
     resource.import_data(data, dry_run=False)
     exported = resource.export()
     assert exported.dict[0]["户主姓名"] == "李秀英"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_runs_jobs_through_the_database_queue_worker(tmp_path, places, settings, superuser):
+    """The production path: the request only queues the job; ``db_worker`` picks it up from the database."""
+    from django.core.management import call_command
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+    factories.make_campaign()
+    stored = tmp_path / "upload.xlsx"
+    stored.write_bytes(responsibility_book({"龙兴镇": longxing_rows()}))
+    job = jobs.start_import(superuser, "responsibility", stored, "分工表.xlsx")
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.QUEUED
+    call_command("db_worker", "--batch", "--no-startup-delay", verbosity=0)
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.PREVIEW and job.new == 5
+    jobs.confirm_import(job)
+    call_command("db_worker", "--batch", "--no-startup-delay", verbosity=0)
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.DONE
+    assert Household.objects.count() == 5

@@ -372,3 +372,23 @@ def test_it_exports_every_kind_from_the_command_line_with_formulas_made_text(tmp
     assert AccessLog.objects.filter(kind=AccessLog.Kind.EXPORT).count() == 5
     call_command("export_table", "households", "--template", "-o", str(tmp_path / "t.xlsx"))
     shutil.rmtree(tmp_path / "dataio", ignore_errors=True)
+
+
+def test_it_imports_a_roster_with_flags_and_updates_it_in_place(tmp_path, places):
+    rows = [["户主姓名", "联系电话", "村(社区)", "家庭人口", "独居老人", "学生家庭", "备注"],
+            ["李秀英", "13812345601", "周庄村", 1, "是", "否", None],
+            ["王强", None, "王庄村委会", "3", "", "√", "无电话"]]  # fmt: skip
+    path = write(tmp_path, "花名册.xlsx", simple_book(rows, title="新绛县龙兴镇住户花名册"))
+    report = import_file("households", path)
+    assert not report.errors, report.errors
+    li = Household.objects.get(head_name="李秀英")
+    assert (li.elderly_alone, li.student_family, li.size, li.town) == (True, False, 1, places.longxing)
+    assert Household.objects.get(head_name="王强").student_family
+    rows[1][3] = 2
+    report = import_file("households", write(tmp_path, "花名册2.xlsx", simple_book(rows, title="新绛县住户花名册")))
+    assert (report.new, report.updated, report.unchanged) == (0, 1, 1)
+    li.refresh_from_db()
+    assert li.size == 2 and Household.objects.count() == 2
+    rows[2][3] = "三口"
+    report = import_file("households", write(tmp_path, "花名册3.xlsx", simple_book(rows, title="新绛县住户花名册")))
+    assert [(e.row, e.column) for e in report.errors] == [(4, "家庭人口")]
