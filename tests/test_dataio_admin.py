@@ -197,3 +197,9 @@ def test_it_runs_jobs_through_the_database_queue_worker(tmp_path, places, settin
     job.refresh_from_db()
     assert job.status == ImportJob.Status.DONE
     assert Household.objects.count() == 5
+
+
+def test_it_closes_the_librarys_own_confirm_step(client, superuser):
+    client.force_login(superuser)
+    response = client.post(reverse("admin:people_household_process_import"), {"import_file_name": "../x"})
+    assert response.status_code == 404

@@ -115,6 +115,10 @@ class DataioImportExportMixin(ImportExportMixin):
         }
         return TemplateResponse(request, "dataio/import_upload.html", context)
 
+    def process_import(self, request, **kwargs):
+        # The library's own confirm step (its temp storage, row-by-row import) is replaced by our job pages.
+        raise Http404
+
     def export_action(self, request):
         return _start_export(self, request, self.dataio_kind)
 
