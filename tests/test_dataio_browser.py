@@ -23,7 +23,9 @@ def page():
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
-        yield browser.new_page()
+        context = browser.new_context()
+        yield context.new_page()
+        context.close()
         browser.close()
 
 

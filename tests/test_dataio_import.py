@@ -392,3 +392,17 @@ def test_it_imports_a_roster_with_flags_and_updates_it_in_place(tmp_path, places
     rows[2][3] = "三口"
     report = import_file("households", write(tmp_path, "花名册3.xlsx", simple_book(rows, title="新绛县住户花名册")))
     assert [(e.row, e.column) for e in report.errors] == [(4, "家庭人口")]
+
+
+def test_it_matches_a_household_by_address_when_one_side_has_no_phone(tmp_path, places):
+    existing = factories.make_household(places.zhouzhuang, head_name="李秀英", phone="", address="周庄村1组1号")
+    rows = [["户主姓名", "联系电话", "村（社区）", "家庭住址"],
+            ["李秀英", "13812345601", "周庄村", "周庄村1组1号"],
+            ["李秀英", "13812345601", "周庄村", "周庄村1组1号"]]  # fmt: skip
+    report = import_file("households", write(tmp_path, "h.xlsx", simple_book(rows)), county="新绛县")
+    assert [(e.row, e.message) for e in report.errors] == [(3, "与本表第2行是同一户（户主姓名和电话/住址相同）")]
+    del rows[2]
+    report = import_file("households", write(tmp_path, "h2.xlsx", simple_book(rows)), county="新绛县")
+    assert (report.new, report.updated) == (0, 1)
+    existing.refresh_from_db()
+    assert existing.phone == "13812345601"

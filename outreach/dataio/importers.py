@@ -594,6 +594,7 @@ class HouseholdImporter(Importer):
         ids = {r["id"] for r in self.records if r["id"] is not None}
         self.existing: dict[int, tuple] = {}
         self.by_key: dict[tuple, int] = {}
+        self.claimed: dict[int, int] = {}
         cols = ("pk", "head_name", "phone", "address", "size", "note", "village_id", "grid_id", *self.flag_keys)
         base = scoped(self.user, Household.objects.filter(county=self.county))
         chunks = [Q(village_id__in=c) for c in _chunks(sorted(village_ids), 500)]
@@ -604,12 +605,11 @@ class HouseholdImporter(Importer):
                     continue
                 self.existing[row[0]] = row
                 pk, head, phone, address, _size, _note, village_id = row[:7]
-                key = (
-                    (village_id, clean_name(head), "p", phone)
-                    if phone
-                    else (village_id, clean_name(head), "a", address)
-                )
-                self.by_key.setdefault(key, pk)
+                if phone:
+                    self.by_key.setdefault((village_id, clean_name(head), "p", phone), pk)
+                # By address as well: a row without a phone finds a household that has one, and a row with a
+                # phone finds the same household recorded earlier without one.
+                self.by_key.setdefault((village_id, clean_name(head), "a", address), pk)
 
     def resolve_household(self, rec) -> bool:
         """Sets rec["pk"] (None when new) and rec["changed"]; False after an error."""
@@ -626,6 +626,16 @@ class HouseholdImporter(Importer):
             rec["pk"] = rec["id"]
         else:
             rec["pk"] = self.by_key.get(rec["key"])
+            if rec["pk"] is None and rec["phone"] and rec["address"]:
+                pk = self.by_key.get((rec["village_id"], rec["head_name"], "a", rec["address"]))
+                if pk is not None and not self.existing[pk][2]:
+                    rec["pk"] = pk
+        if rec["pk"] is not None:
+            first = self.claimed.setdefault(rec["pk"], (rec["sheet"], rec["row"]))
+            if first != (rec["sheet"], rec["row"]):
+                where = f"第{first[1]}行" if first[0] == rec["sheet"] else f"“{first[0]}”第{first[1]}行"
+                self.sheet_name_error(rec, "head_name", f"与本表{where}是同一户")
+                return False
         if rec["pk"] is None:
             rec["changed"] = True
             return True
