@@ -152,7 +152,7 @@ def import_file(
         return report
     if not report.errors:
         if progress:
-            progress("写入数据库", 0, 1)
+            progress("写入数据库", 95, 100)
         with transaction.atomic():
             importer.write()
             report.written = True
