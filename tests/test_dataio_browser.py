@@ -3,6 +3,7 @@
 import os
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 
 from tests import factories
@@ -27,6 +28,14 @@ def page():
         yield context.new_page()
         context.close()
         browser.close()
+    # A live-server request thread can still hold a PostgreSQL session after chromium is gone, which would
+    # stop the test database from being dropped at the end of the run: end those sessions now.
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
 
 
 def test_it_uploads_previews_and_confirms_an_import(live_server, page, places, settings, tmp_path):
