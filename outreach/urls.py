@@ -23,9 +23,10 @@ def healthz(request):
 
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("", RedirectView.as_view(url="/dashboard/", permanent=False)),
     path("healthz", healthz, name="healthz"),
     path("accounts/", include("outreach.accounts.urls")),
     path("admin/", admin.site.urls),
+    path("dashboard/", include("outreach.dashboards.urls")),
     path("m/", include("outreach.mobile.urls")),
 ]
