@@ -5,6 +5,7 @@ import datetime as dt
 import os
 
 import pytest
+from django.db import connections
 from django.utils import timezone
 
 from outreach.mobile import services
@@ -45,6 +46,15 @@ def browser():
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+        # Work done while Playwright runs has its own connection: close it so the test database can be dropped.
+        connections.close_all()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_connections():
+    # Another browser test may have ended this process's idle PostgreSQL sessions (pg_terminate_backend):
+    # start each test on a new connection rather than a dead one.
+    connections.close_all()
 
 
 @pytest.fixture
