@@ -512,3 +512,14 @@ def test_it_shows_a_member_only_the_assigned_households(places, users, home, cam
 def test_it_answers_a_malformed_body_with_a_json_400(users, home, campaign, body):
     response = login(users.grid).post(API, data=body, content_type="application/json")
     assert response.status_code == 400 and response.json()["ok"] is False
+
+
+def test_it_keeps_one_signature_file_for_a_resent_visit(users, home, campaign, settings):
+    from pathlib import Path
+
+    client = login(users.grid)
+    body = payload(home.mine)
+    for _ in range(3):
+        post(client, body)
+    files = [p for p in Path(settings.MEDIA_ROOT).rglob("*.png")]
+    assert [p.name for p in files] == [Path(Visit.objects.get().signature.name).name]

@@ -16,15 +16,12 @@ def record_visit(*, client_id, household, campaign, visited_at, fraud_types=(), 
     A ``signature`` given as a file gets its SHA-256 stored in ``signature_sha256`` (integrity checks).
     ``fraud_types`` may be FraudType objects or their ids.
 
-    The phone pages post visits at city scale, so the write is kept to few round trips: a lookup on the
-    unique client id (a resend ends there), then one ``INSERT … ON CONFLICT (client_id) DO NOTHING
-    RETURNING id`` and the scripts' rows in one transaction. A concurrent resend that wins the race makes
-    the INSERT return nothing, and the stored row is returned instead. ``pre_save``/``post_save`` are sent
-    as ``save()`` would, so change-history listeners still see the new visit.
+    The phone pages post visits at city scale, so the write is kept to few round trips: one
+    ``INSERT … ON CONFLICT (client_id) DO NOTHING RETURNING id`` and the scripts' rows in one transaction.
+    When the client id is already stored (a resend, or a concurrent resend that won the race) the INSERT
+    returns nothing, the files this call wrote are removed, and the stored row is returned.
+    ``pre_save``/``post_save`` are sent as ``save()`` would, so change-history listeners see the new visit.
     """
-    existing = Visit.objects.filter(client_id=client_id).first()
-    if existing is not None:
-        return existing, False
     fraud_types = list(fraud_types)
     signature = fields.get("signature")
     if signature and not fields.get("signature_sha256") and hasattr(signature, "read"):
@@ -37,7 +34,7 @@ def record_visit(*, client_id, household, campaign, visited_at, fraud_types=(), 
     with transaction.atomic():
         pk = _insert_once(visit)
         if pk is None:
-            # Lost a race with a concurrent resend of the same visit: that one stored it.
+            # Stored before (a resend), or by a concurrent resend that won the race.
             return Visit.objects.get(client_id=client_id), False
         if fraud_types:
             # add(), not set(): a new visit has no rows to compare, so this is one INSERT.
@@ -64,7 +61,7 @@ def _insert_once(visit: Visit) -> int | None:
         cursor.execute(sql, values)
         row = cursor.fetchone()
     if row is None:
-        # A concurrent resend stored this visit first: drop the files this request just wrote.
+        # This visit is already stored: drop the files this call just wrote.
         for name in ("signature", "photo"):
             stored = getattr(visit, name)
             if stored and stored.name:
