@@ -223,10 +223,10 @@ def test_it_posts_a_visit_in_few_queries(users, home, campaign, django_assert_ma
     client = login(users.grid)
     post(client, payload(home.mine))  # a first visit fills the per-process cache
     body = payload(home.mine)  # no campaign given: the running one, from the cache too
-    # Session, user, grids, household, the existing-id check, then INSERT visit, its change-history row and
-    # the scripts in a transaction (a savepoint and its release inside the test's); fraud types, campaign and
-    # member come from the per-process cache.
-    with django_assert_max_num_queries(10):
+    # Session, user, grids, household, then INSERT … ON CONFLICT visit, its change-history row and the scripts
+    # in a transaction (a savepoint and its release inside the test's); fraud types, campaign and member come
+    # from the per-process cache.
+    with django_assert_max_num_queries(9):
         assert post(client, body).status_code == 201
 
 
