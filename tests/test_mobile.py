@@ -523,3 +523,15 @@ def test_it_keeps_one_signature_file_for_a_resent_visit(users, home, campaign, s
         post(client, body)
     files = [p for p in Path(settings.MEDIA_ROOT).rglob("*.png")]
     assert [p.name for p in files] == [Path(Visit.objects.get().signature.name).name]
+
+
+def test_it_checks_recent_visits_from_the_command(places, campaign):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    make_visit(make_household(places.zhouzhuang), campaign=campaign, visited_at=local(2026, 1, 1, 23, 30))
+    out = StringIO()
+    call_command("check_visit_integrity", "--days", "1", stdout=out)
+    assert "夜间走访：1条" in out.getvalue()
+    assert IntegrityFlag.objects.filter(kind=IntegrityFlag.Kind.NIGHT).count() == 1
