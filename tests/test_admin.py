@@ -127,3 +127,19 @@ def test_it_refuses_to_hand_households_to_another_county(places, superuser, clie
     )
     assert response.status_code == 200
     assert Assignment.objects.filter(member=leaving).count() == 1
+
+
+def test_it_sends_each_search_to_the_one_column_it_looks_like(places, superuser, client):
+    make_household(places.zhouzhuang, head_name="张建国", phone="13912345678", address="周庄村东街1号")
+    make_household(places.zhouzhuang, head_name="李秀英", phone="13712345678", address="张家巷2号")
+    client.force_login(superuser)
+    url = reverse("admin:people_household_changelist")
+
+    def found(term):
+        body = client.get(url, {"q": term}).content.decode()
+        return {name for name in ("张建国", "李秀英") if name in body}
+
+    assert found("张") == {"张建国"}  # a name: 户主姓名 from its start, not 张家巷 in an address
+    assert found("张家巷") == {"李秀英"}  # 巷 marks an address
+    assert found("139 1234 5678") == {"张建国"}  # a phone as people type it: exact match only
+    assert found("1391234") == set()  # part of a phone finds nothing rather than scanning

@@ -155,7 +155,8 @@ class Household(models.Model):
         ordering = ["village_id", "id"]
         indexes = [
             models.Index(fields=["phone"], name="household_phone_idx"),
-            models.Index(fields=["head_name"], name="household_head_name_idx"),
+            # varchar_pattern_ops lets PostgreSQL answer LIKE 'name%' (the admin's name search) from the index.
+            models.Index(fields=["head_name"], name="household_head_name_idx", opclasses=["varchar_pattern_ops"]),
             models.Index(fields=["village", "head_name"], name="household_village_name_idx"),
             models.Index(fields=["county", "town"], name="household_county_town_idx"),
         ]
