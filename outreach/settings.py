@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "outreach.visits",
     "outreach.registrations",
     "outreach.demo",
+    "outreach.benchmarks",
 ]
 
 MIDDLEWARE = [
