@@ -43,6 +43,7 @@ HOUSEHOLDS_PER_GRID = 65  # "tens of thousands of grids" in a city of a million 
 # 垣曲县 has no sourced census figure; the city total minus the other counties gives this.
 FALLBACK_POPULATION = 197_772
 SOURCE = "基准测试数据"
+PROTECTED_DATABASES = {"test", "postgres"}  # CI's shared database and the server's own
 
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙马胡朱郭何罗高林梁宋郑谢韩唐冯董薛程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏任姚卫柴"
 GIVEN = "建国军华明丽芳秀英桂兰玉梅红霞志强海燕春生小平俊杰文静宏伟晓东永红金凤国庆爱民淑珍德福天宇子涵梓轩"
@@ -141,6 +142,8 @@ def build_city(plan: CityPlan, *, reset: bool = False, log: Callable[[str], None
     Refuses (``CityExists``) when the tables hold rows no build made (a real or demo database: use a
     separate one), and when another build is there unless ``reset`` is given.
     """
+    if connection.settings_dict["NAME"] in PROTECTED_DATABASES:
+        raise CityExists("不要在共用的 test 数据库上生成基准数据：请用单独的库，如 bench_city。")
     if not Village.objects.filter(is_placeholder=False).exists():
         raise RuntimeError("还没有载入行政区划，请先运行 python manage.py load_divisions")
     found = existing_build(plan)
