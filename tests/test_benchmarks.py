@@ -1,11 +1,17 @@
 """The benchmark's dataset builder and measuring code, at a tiny scale (nothing here is timed)."""
 
+import json
+
 import pytest
 from django.core.management import CommandError, call_command
 from django.db.models import Count, F
+from django.utils.timezone import now
 
+from outreach.benchmarks import createdb, load, registry, report
 from outreach.benchmarks.city import CAMPAIGN_NAME
+from outreach.benchmarks.context import Context
 from outreach.benchmarks.models import CityBuild
+from outreach.benchmarks.registry import REGISTRY
 from outreach.campaigns.models import Assignment
 from outreach.people.models import Household, PartyMember, PartyOrganization
 from outreach.places.models import County
@@ -137,3 +143,96 @@ def test_it_refuses_a_database_holding_data_it_did_not_build(places):
     with pytest.raises(CommandError, match="单独的数据库"):
         build(reset=True)
     assert Household.objects.count() == 1
+
+
+# -- the benchmark command and its parts ---------------------------------------------------------------------
+
+
+def test_it_measures_the_admin_list_and_prints_a_table_and_one_json_line(places, capsys):
+    build()
+    call_command("benchmark", only=["admin", "dataset"], runs=1)
+    out = capsys.readouterr().out
+    data = json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
+    results = {r["key"]: r for r in data["results"]}
+    assert set(results) == {k for k in REGISTRY if k.startswith(("admin.", "dataset."))}
+    for key in ("admin.list.county", "admin.phone.city", "admin.name.county"):
+        assert results[key]["status"] == "ok", results[key]["note"]
+        assert results[key]["figures"]["queries"] > 0
+        assert results[key]["figures"]["median_ms"] > 0
+    assert data["scale"]["households"] == TINY["households"]
+    assert data["machine"]["nproc"] >= 1
+    assert "后台按电话搜索（县级用户）" in out
+
+
+def test_it_searches_for_a_household_the_county_user_can_see(places):
+    build()
+    ctx = Context(runs=1)
+    county_user = ctx.user("county")
+    assert ctx.sample_household.county_id == county_user.county_id
+    client = ctx.client_for("county")
+    body = client.get("/admin/people/household/", {"q": ctx.sample_household.phone}).content.decode()
+    assert ctx.sample_household.head_name in body
+
+
+def test_it_reports_a_measurement_whose_app_is_missing_as_not_available_yet(places, capsys):
+    registry.measurement("test.absent", "不存在的功能", "测试", requires=["outreach.not_there"])(lambda ctx: {})
+    try:
+        call_command("benchmark", only=["test"], runs=1)
+    finally:
+        del REGISTRY["test.absent"]
+    out = capsys.readouterr().out
+    assert "尚未可用" in out
+    data = json.loads(out.splitlines()[-1])
+    assert data["results"][0]["status"] == "skipped"
+
+
+def test_it_checks_figures_against_their_targets():
+    ranking = registry.Target("median_ms", "<", 100)
+    throughput = registry.Target("visits_per_s", ">=", 150)
+    m = registry.Measurement("x", "x", "g", lambda ctx: {}, targets=(ranking, throughput))
+    assert registry.Result(m, "ok", {"median_ms": 40, "visits_per_s": 150}).verdict() == "达标"
+    assert registry.Result(m, "ok", {"median_ms": 140, "visits_per_s": 900}).verdict() == "未达标"
+    assert registry.summarize([5, 1, 3, 2, 4]) == {"median_ms": 3, "p95_ms": 5, "runs": 5}
+    assert registry.median_of([{"p99_ms": 9.0, "tool": "wrk"}, {"p99_ms": 1.0}, {"p99_ms": 5.0}])["p99_ms"] == 5.0
+
+
+def test_it_keeps_the_rest_of_the_docs_when_writing_the_latest_results(tmp_path):
+    docs = tmp_path / "benchmarks.md"
+    docs.write_text("# 基准测试\n\n前言\n\n" + report.DOCS_START + "\n旧结果\n" + report.DOCS_END + "\n\n后记\n")
+    m = registry.Measurement("x", "某页面", "g", lambda ctx: {}, targets=(registry.Target("median_ms", "<", 100),))
+    result = registry.Result(m, "ok", {"median_ms": 42.0, "p95_ms": 50.0, "queries": 4})
+    data = report.payload(
+        [result], info=report.machine(), scale={"households": 10}, command="manage.py benchmark", started=now()
+    )
+    report.write_docs(docs, [result], data, note="共用机器")
+    text = docs.read_text()
+    assert text.startswith("# 基准测试\n\n前言") and text.rstrip().endswith("后记")
+    assert "旧结果" not in text
+    assert "| 某页面 | 中位 42.0 ms，p95 50.0 ms，查询数 4 | 中位 < 100 ms | 达标 |" in text
+    assert "共用机器" in text
+
+
+def test_it_writes_a_wrk_script_and_reads_its_summary():
+    spec = load.LoadSpec(
+        url="http://127.0.0.1:1/m/api/visits/", method="POST", body='{"id": "{uuid}"}', households=(7,)
+    )
+    script = load._lua(spec)
+    assert 'wrk.method = "POST"' in script and "local households = { 7 }" in script
+    figures = load.parse_wrk(
+        'noise\nWRK_JSON {"requests": 3000, "duration_us": 10000000, "connect": 0, "read": 1, "write": 0, '
+        '"status": 2, "timeout": 0, "p50_us": 12500, "p99_us": 80000, "max_us": 90000}\n'
+    )
+    assert figures["requests_per_s"] == 300.0
+    assert figures["p99_ms"] == 80.0
+    assert figures["errors"] == 3
+
+
+def test_it_only_loads_loopback_addresses():
+    with pytest.raises(ValueError, match="回环"):
+        load.run_python(load.LoadSpec(url="http://10.0.0.1:8000/healthz", seconds=1, max_requests=1))
+
+
+def test_it_never_creates_or_builds_in_the_shared_test_database(capsys):
+    assert createdb.main("postgres://postgres@127.0.0.1:5432/test") == 2
+    assert "单独的库" in capsys.readouterr().err
+    assert createdb.main("sqlite:///bench.sqlite3") == 0
