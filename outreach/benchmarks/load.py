@@ -51,9 +51,35 @@ def server_env(extra: dict | None = None) -> dict:
     return env
 
 
+def _children_cpu_seconds(parent: int) -> float:
+    """User + system CPU seconds used so far by the direct children of ``parent`` (gunicorn's workers)."""
+    total = 0
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # After the command: state, ppid, … utime is field 14 and stime 15 of the whole line.
+        if int(fields[1]) == parent:
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
+@dataclass
+class Server:
+    base: str
+    pid: int
+
+    def cpu_seconds(self) -> float:
+        return _children_cpu_seconds(self.pid)
+
+
 @contextmanager
 def gunicorn(workers: int = 3, timeout: float = 60.0):
-    """A gunicorn serving this checkout on a free loopback port; yields its base URL."""
+    """A gunicorn serving this checkout on a free loopback port; yields a ``Server`` (base URL, pid)."""
     port = free_port()
     command = [
         sys.executable,
@@ -89,7 +115,7 @@ def gunicorn(workers: int = 3, timeout: float = 60.0):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"gunicorn 在 {timeout:.0f} 秒内没有就绪")
             time.sleep(0.2)
-        yield base
+        yield Server(base, process.pid)
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
@@ -121,6 +147,14 @@ def wrk_available() -> bool:
     return shutil.which("wrk") is not None
 
 
+def _lua_long_string(text: str) -> str:
+    """``text`` as a Lua long-bracket literal: raw bytes, no escapes (LuaJIT reads no \\u escapes)."""
+    level = 0
+    while f"]{'=' * level}]" in text:
+        level += 1
+    return f"[{'=' * level}[{text}]{'=' * level}]"
+
+
 def _lua(spec: LoadSpec) -> str:
     """A wrk script: a fresh uuid v4 and a household from the list in every request; JSON summary at the end."""
     headers = "\n".join(f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in (spec.headers or {}).items())
@@ -129,7 +163,7 @@ def _lua(spec: LoadSpec) -> str:
 wrk.method = {json.dumps(spec.method)}
 {headers}
 local households = {{ {households} }}
-local template = {json.dumps(spec.body)}
+local template = {_lua_long_string(spec.body)}
 local counter = 0
 local limit = {spec.max_requests}
 
@@ -291,5 +325,11 @@ def run_python(spec: LoadSpec) -> dict:
     }
 
 
-def run_load(spec: LoadSpec) -> dict:
-    return run_wrk(spec) if wrk_available() else run_python(spec)
+def run_load(spec: LoadSpec, server: Server | None = None) -> dict:
+    """One load run; with ``server``, also the app's CPU milliseconds per request (steadier than the rate
+    on a shared machine: other jobs slow the clock, not the work a request costs)."""
+    before = server.cpu_seconds() if server else 0.0
+    figures = run_wrk(spec) if wrk_available() else run_python(spec)
+    if server and figures["requests"]:
+        figures["app_cpu_ms"] = round((server.cpu_seconds() - before) * 1000 / figures["requests"], 2)
+    return figures

@@ -107,9 +107,9 @@ for _key, _title, _role, _name, _args, _targets in (
 @measurement("serve.healthz", "gunicorn 健康检查 /healthz（32 并发，基线）", "手机走访", heavy=True)
 def serve_healthz(ctx: Context) -> dict:
     runs = []
-    with gunicorn() as base:
+    with gunicorn() as server:
         for _ in range(ctx.load_runs):
-            runs.append(run_load(LoadSpec(url=f"{base}/healthz", seconds=ctx.load_seconds)))
+            runs.append(run_load(LoadSpec(url=f"{server.base}/healthz", seconds=ctx.load_seconds), server))
     return median_of(runs)
 
 
@@ -168,17 +168,17 @@ def mobile_visit_post(ctx: Context) -> dict:
     started = timezone.now()
     runs = []
     try:
-        with gunicorn() as base:
+        with gunicorn() as server:
             for _ in range(ctx.load_runs):
                 spec = LoadSpec(
-                    url=f"{base}{reverse('mobile:visit_api')}",
+                    url=f"{server.base}{reverse('mobile:visit_api')}",
                     method="POST",
                     headers=spec_headers,
                     body=json.dumps(body, ensure_ascii=False),
                     households=households,
                     seconds=ctx.load_seconds,
                 )
-                runs.append(run_load(spec))
+                runs.append(run_load(spec, server))
         stored = Visit.objects.filter(recorded_by=user, created_at__gte=started).count()
     finally:
         # Leave the dataset as build_city made it, so runs stay comparable.

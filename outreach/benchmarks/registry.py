@@ -52,6 +52,7 @@ FIGURE_NAMES = {
     "errors": "错误",
     "requests": "请求数",
     "rows": "行数",
+    "app_cpu_ms": "应用CPU/请求",
 }
 UNITS = {
     "median_ms": " ms",
@@ -63,6 +64,7 @@ UNITS = {
     "seconds": " 秒",
     "visits_per_s": " 次/秒",
     "requests_per_s": " 次/秒",
+    "app_cpu_ms": " ms",
 }
 
 

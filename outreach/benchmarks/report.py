@@ -30,6 +30,7 @@ SHOWN = [
     "p50_ms",
     "p99_ms",
     "errors",
+    "app_cpu_ms",
 ]
 
 
