@@ -100,13 +100,18 @@ class Context:
         return self._cache[key]
 
     def page(self, role: str, url: str, data: dict | None = None, runs: int | None = None) -> dict:
-        """Median and p95 ms of GET ``url`` as ``role`` over ``runs`` requests after one counted warm-up."""
+        """Median and p95 ms of GET ``url`` as ``role`` over ``runs`` requests after one counted warm-up
+        (``runs=0``: only that first request, timed)."""
         client = self.client_for(role)
         queries = QueryCounter()
+        started = time.perf_counter()
         with connection.execute_wrapper(queries):
             response = client.get(url, data)
+        first_ms = (time.perf_counter() - started) * 1000
         if response.status_code != 200:
             raise MeasureError(f"{url} 返回 HTTP {response.status_code}")
+        if runs == 0:  # the first (counted) request only
+            return {"first_ms": round(first_ms, 1), "queries": queries.count}
         samples = []
         for _ in range(runs or self.runs):
             started = time.perf_counter()
