@@ -41,6 +41,7 @@ class Context:
     runs: int = 10
     load_seconds: int = 10
     load_runs: int = 3
+    io_runs: int = 3
     log: Callable[[str], None] = lambda message: None
     _cache: dict = field(default_factory=dict)
 

@@ -7,9 +7,16 @@ rankings. The admin list has no numeric target (#1 asks that it "stays fast" at 
 import json
 import os
 import secrets
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore
+from django.db import transaction
+from django.db.models import Count
 from django.urls import reverse
 from django.utils import timezone
 
@@ -17,8 +24,10 @@ from outreach.benchmarks.context import Context, MeasureError
 from outreach.benchmarks.load import LoadSpec, gunicorn, run_load
 from outreach.benchmarks.models import CityBuild
 from outreach.benchmarks.registry import Target, measurement, median_of, summarize
+from outreach.campaigns.models import Assignment
 from outreach.lib.signals import field_data_changed
-from outreach.people.models import Household
+from outreach.people.models import Household, PartyMember, Resident
+from outreach.places.models import GridArea
 from outreach.visits.models import Visit
 
 ADMIN_LIST = "/admin/people/household/"
@@ -120,6 +129,103 @@ def county_ranking_after_visit(ctx: Context) -> dict:
         samples.append(figures["first_ms"])
         queries = max(queries, figures["queries"])
     return {**summarize(samples), "queries": queries}
+
+
+# -- imports and exports of the 责任分工表 (issue #4) ---------------------------------------------------------
+
+DATAIO = "outreach.dataio"
+IMPORT_COUNTY = "140825000000"  # 新绛县, the county of the reference bulletin
+
+
+def _dataio_step(*args) -> dict:
+    """One ``dataio_bench`` step in a fresh process, so its peak memory is its own; returns its JSON line."""
+    completed = subprocess.run(
+        [sys.executable, "manage.py", "dataio_bench", *args],
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
+    lines = [line for line in completed.stdout.splitlines() if line.startswith("{")]
+    if completed.returncode != 0 or not lines:
+        raise MeasureError(f"dataio_bench {args[0]} 失败：{(completed.stderr or completed.stdout)[-500:]}")
+    return json.loads(lines[-1])
+
+
+def undo_import(county_code: str, since) -> None:
+    """Remove what an import added to the county after ``since``, so every run imports the same new rows.
+
+    build_city stamps its rows with the campaign's start date, so anything newer came from the import.
+    """
+    with transaction.atomic():
+        households = Household.objects.filter(county__code=county_code, created_at__gte=since)
+        Assignment.objects.filter(household__in=households).delete()
+        Resident.objects.filter(household__in=households).delete()
+        households.delete()
+        new_members = PartyMember.objects.filter(county__code=county_code, created_at__gte=since)
+        Assignment.objects.filter(member__in=new_members).delete()
+        new_members.delete()
+        GridArea.objects.filter(village__county__code=county_code, created_at__gte=since, households=None).delete()
+
+
+def _import(rows: int):
+    def run(ctx: Context) -> dict:
+        runs = []
+        with tempfile.TemporaryDirectory(prefix="bench-import-") as folder:
+            path = Path(folder) / f"责任分工表-{rows}.xlsx"
+            _dataio_step("build", "--file", str(path), "--rows", str(rows), "--county", IMPORT_COUNTY)
+            for _ in range(ctx.io_runs):
+                since = timezone.now()
+                try:
+                    figures = _dataio_step("import", "--file", str(path), "--county", IMPORT_COUNTY)
+                finally:
+                    undo_import(IMPORT_COUNTY, since)
+                if figures.get("errors"):
+                    raise MeasureError(f"导入报告了 {figures['errors']} 个错误")
+                runs.append(figures)
+        return median_of(runs)
+
+    return run
+
+
+measurement(
+    "dataio.import_10k",
+    "导入 1 万行责任分工表（新的住户、党员和包联）",
+    "导入导出",
+    requires=[DATAIO],
+    modules=["outreach.dataio.bench"],
+    heavy=True,
+)(_import(10_000))
+measurement(
+    "dataio.import_100k",
+    "导入 10 万行责任分工表（新的住户、党员和包联）",
+    "导入导出",
+    requires=[DATAIO],
+    modules=["outreach.dataio.bench"],
+    targets=[Target("seconds", "<", 20, "#4"), Target("peak_mb", "<", 500, "#4")],
+    heavy=True,
+)(_import(100_000))
+
+
+@measurement(
+    "dataio.export_100k",
+    "导出约 10 万行责任分工表（住户数最接近 10 万的县）",
+    "导入导出",
+    requires=[DATAIO],
+    modules=["outreach.dataio.bench"],
+    targets=[Target("seconds", "<", 10, "#4"), Target("peak_mb", "<", 300, "#4")],
+    heavy=True,
+)
+def dataio_export(ctx: Context) -> dict:
+    sizes = Household.objects.values("county__code").annotate(n=Count("id"))
+    code = min(sizes, key=lambda row: abs(row["n"] - 100_000))["county__code"] if sizes else IMPORT_COUNTY
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="bench-export-") as folder:
+        for n in range(ctx.io_runs):
+            path = Path(folder) / f"export-{n}.xlsx"
+            runs.append(_dataio_step("export", "--file", str(path), "--county", code))
+    return median_of(runs)
 
 
 # -- the web server -------------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ class Command(BaseCommand):
         parser.add_argument("--runs", type=int, default=10, help="每个页面计时的请求次数（默认 10）")
         parser.add_argument("--load-seconds", type=int, default=10, help="每轮负载测试的秒数（默认 10）")
         parser.add_argument("--load-runs", type=int, default=3, help="负载测试轮数，取中位数（默认 3）")
+        parser.add_argument("--io-runs", type=int, default=3, help="导入、导出各运行几次，取中位数（默认 3）")
         parser.add_argument("--docs", type=Path, help="把结果写入此 Markdown 文件的“最近一次”区块")
         parser.add_argument("--note", default="", help="写进文档的说明（如：机器与其他任务共用）")
         parser.add_argument("--json-out", type=Path, help="另存一份 JSON 结果")
@@ -51,6 +52,7 @@ class Command(BaseCommand):
             runs=max(1, options["runs"]),
             load_seconds=max(1, options["load_seconds"]),
             load_runs=max(1, options["load_runs"]),
+            io_runs=max(1, options["io_runs"]),
             log=self.stdout.write if verbose else lambda message: None,
         )
         results = []
