@@ -16,7 +16,7 @@ from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Max
 from django.urls import reverse
 from django.utils import timezone
 
@@ -26,7 +26,7 @@ from outreach.benchmarks.models import CityBuild
 from outreach.benchmarks.registry import Target, measurement, median_of, summarize
 from outreach.campaigns.models import Assignment
 from outreach.lib.signals import field_data_changed
-from outreach.people.models import Household, PartyMember, Resident
+from outreach.people.models import Household, PartyMember, PartyOrganization, Resident
 from outreach.places.models import GridArea
 from outreach.visits.models import Visit
 
@@ -153,10 +153,11 @@ def _dataio_step(*args) -> dict:
     return json.loads(lines[-1])
 
 
-def undo_import(county_code: str, since) -> None:
+def undo_import(county_code: str, since, last_org_id: int) -> None:
     """Remove what an import added to the county after ``since``, so every run imports the same new rows.
 
-    build_city stamps its rows with the campaign's start date, so anything newer came from the import.
+    build_city stamps its rows with the campaign's start date, so anything newer came from the import;
+    party organisations have no timestamp, so those above ``last_org_id`` are the import's.
     """
     with transaction.atomic():
         households = Household.objects.filter(county__code=county_code, created_at__gte=since)
@@ -167,6 +168,7 @@ def undo_import(county_code: str, since) -> None:
         Assignment.objects.filter(member__in=new_members).delete()
         new_members.delete()
         GridArea.objects.filter(village__county__code=county_code, created_at__gte=since, households=None).delete()
+        PartyOrganization.objects.filter(pk__gt=last_org_id, members=None, children=None).delete()
 
 
 def _import(rows: int):
@@ -177,10 +179,11 @@ def _import(rows: int):
             _dataio_step("build", "--file", str(path), "--rows", str(rows), "--county", IMPORT_COUNTY)
             for _ in range(ctx.io_runs):
                 since = timezone.now()
+                last_org_id = PartyOrganization.objects.aggregate(m=Max("pk"))["m"] or 0
                 try:
                     figures = _dataio_step("import", "--file", str(path), "--county", IMPORT_COUNTY)
                 finally:
-                    undo_import(IMPORT_COUNTY, since)
+                    undo_import(IMPORT_COUNTY, since, last_org_id)
                 if figures.get("errors"):
                     raise MeasureError(f"导入报告了 {figures['errors']} 个错误")
                 runs.append(figures)

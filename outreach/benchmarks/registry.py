@@ -151,11 +151,16 @@ def summarize(samples_ms: list[float]) -> dict:
     return {"median_ms": round(statistics.median(ordered), 1), "p95_ms": round(ordered[rank], 1), "runs": len(ordered)}
 
 
+WORST_OF = {"errors"}  # one failing run is not hidden by two good ones
+
+
 def median_of(runs: list[dict]) -> dict:
-    """The per-figure median of several runs' figures (numbers only; the rest from the first run)."""
+    """The per-figure median of several runs' figures (errors: the worst run; non-numbers: the first run)."""
     merged = dict(runs[0])
     for name, value in runs[0].items():
-        if isinstance(value, int | float) and not isinstance(value, bool):
+        if name in WORST_OF:
+            merged[name] = max(r.get(name) or 0 for r in runs)
+        elif isinstance(value, int | float) and not isinstance(value, bool):
             values = [r[name] for r in runs if isinstance(r.get(name), int | float)]
             middle = statistics.median(values)
             merged[name] = round(middle, 1) if isinstance(middle, float) else middle
