@@ -53,6 +53,9 @@ FIGURE_NAMES = {
     "requests": "请求数",
     "rows": "行数",
     "app_cpu_ms": "应用CPU/请求",
+    "half_rows": "中断后留下的行",
+    "rerun_rows": "重新运行写入的行",
+    "rerun_ok": "重跑成功",
 }
 UNITS = {
     "median_ms": " ms",

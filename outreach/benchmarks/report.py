@@ -32,6 +32,9 @@ SHOWN = [
     "p99_ms",
     "errors",
     "app_cpu_ms",
+    "half_rows",
+    "rerun_rows",
+    "rerun_ok",
 ]
 
 
