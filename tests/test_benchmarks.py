@@ -7,14 +7,14 @@ from django.core.management import CommandError, call_command
 from django.db.models import Count, F
 from django.utils.timezone import now
 
-from outreach.benchmarks import createdb, load, registry, report
+from outreach.benchmarks import createdb, load, measurements, registry, report
 from outreach.benchmarks.city import CAMPAIGN_NAME
 from outreach.benchmarks.context import Context
 from outreach.benchmarks.models import CityBuild
 from outreach.benchmarks.registry import REGISTRY
 from outreach.campaigns.models import Assignment
 from outreach.people.models import Household, PartyMember, PartyOrganization
-from outreach.places.models import County
+from outreach.places.models import County, GridArea
 from outreach.registrations.models import RegistrationReport
 from outreach.visits.models import Visit
 from tests import factories
@@ -236,3 +236,22 @@ def test_it_never_creates_or_builds_in_the_shared_test_database(capsys):
     assert createdb.main("postgres://postgres@127.0.0.1:5432/test") == 2
     assert "单独的库" in capsys.readouterr().err
     assert createdb.main("sqlite:///bench.sqlite3") == 0
+
+
+def test_it_undoes_an_import_without_touching_the_city(places):
+    build()
+    county = places.xinjiang
+    kept = Household.objects.count()
+    last_org_id = PartyOrganization.objects.order_by("-pk").values_list("pk", flat=True).first()
+    since = now()
+    village = places.wangzhuang
+    org = PartyOrganization.objects.create(name="基准导入党支部", county=county, town=village.town, village=village)
+    member = PartyMember.objects.create(name="新党员", phone="13900000001", organization=org, county=county)
+    household = factories.make_household(village, grid=factories.make_grid(village, "第99网格"))
+    factories.make_assignment(household, member)
+    measurements.undo_import(county.code, since, last_org_id)
+    assert Household.objects.count() == kept
+    assert not PartyMember.objects.filter(pk=member.pk).exists()
+    assert not PartyOrganization.objects.filter(pk=org.pk).exists()
+    assert not GridArea.objects.filter(village=village, name="第99网格").exists()
+    assert Assignment.objects.count() == kept
