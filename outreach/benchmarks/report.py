@@ -152,13 +152,14 @@ def json_line(data: dict) -> str:
 def write_docs(path: Path, results: list[Result], data: dict, note: str = "") -> None:
     """Replace the latest-results block of ``path`` (between the markers), keeping the rest of the file."""
     info, scale = data["machine"], data["scale"]
-    load_before = info.get("load_average")
+    load_start = info.get("load_average_start", info.get("load_average"))
+    load_end = info.get("load_average_end")
     block = [
         DOCS_START,
         f"最近一次：{data['date']}，命令 `{data['command']}`",
         "",
         f"- 机器：{info['nproc']} 核（{info.get('cpu') or '未知 CPU'}），内存 {info.get('memory_gb')} GB，"
-        f"{info.get('os')}；开始时 1/5/15 分钟负载 {load_before}",
+        f"{info.get('os')}；1/5/15 分钟系统负载：开始时 {load_start}，结束时 {load_end}",
         f"- 软件：Python {info['python']}，Django {info.get('django')}，{info['database']} "
         f"{info.get('database_version')}，gunicorn {info.get('gunicorn')}，psycopg {info.get('psycopg')}，"
         f"wrk {info.get('wrk') or '（未安装，用 Python 负载生成器）'}",

@@ -1,3 +1,4 @@
+import os
 import traceback
 from pathlib import Path
 
@@ -47,6 +48,7 @@ class Command(BaseCommand):
         if build is None:
             self.stderr.write("注意：数据库里没有 build_city 生成的数据集，结果没有可比性。")
         started = timezone.now()
+        load_at_start = [round(x, 2) for x in os.getloadavg()]
         verbose = options["verbosity"] > 0
         ctx = Context(
             runs=max(1, options["runs"]),
@@ -72,6 +74,8 @@ class Command(BaseCommand):
                     self.stderr.write(traceback.format_exc())
                 results.append(Result(m, "failed", note=f"出错：{type(exc).__name__}: {exc}"))
         info = machine()
+        info["load_average_start"] = load_at_start
+        info["load_average_end"] = info.pop("load_average")
         scale = {}
         if build is not None:
             scale = {
