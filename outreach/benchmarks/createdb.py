@@ -21,7 +21,12 @@ def main(url: str) -> int:
     from psycopg import sql
 
     admin_url = parts._replace(path="/postgres").geturl()
-    with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
+    try:
+        conn = psycopg.connect(admin_url, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        print(f"连不上 PostgreSQL（{parts.hostname}:{parts.port or 5432}）：{exc}", file=sys.stderr)
+        return 1
+    with conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if exists:
             print(f"基准数据库 {name} 已存在")
