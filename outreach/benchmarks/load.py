@@ -7,6 +7,7 @@ this module starts is stopped by its own process id when the run ends.
 import http.client
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -166,21 +167,23 @@ local households = {{ {households} }}
 local template = {_lua_long_string(spec.body)}
 local counter = 0
 local limit = {spec.max_requests}
+local nonce = "{secrets.token_hex(4)}"
+local next_thread = 0
 
 function setup(thread)
-  thread:set("seed", math.random(1, 2147483647))
+  next_thread = next_thread + 1
+  thread:set("thread_no", next_thread)
 end
 
 function init(args)
-  math.randomseed(seed)
+  -- thread_no is a global wrk sets in each thread's own Lua state (see setup).
+  math.randomseed(thread_no * 7919 + os.time())
 end
 
+-- Unique without relying on the random generator: this run's nonce, the thread and its counter.
 local function uuid4()
-  local template = "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx"
-  return (string.gsub(template, "[xy]", function (c)
-    local v = (c == "x") and math.random(0, 15) or math.random(8, 11)
-    return string.format("%x", v)
-  end))
+  return string.format("%s-%04x-4%03x-%x%03x-%012x", nonce, thread_no, math.random(0, 4095),
+    math.random(8, 11), math.random(0, 4095), counter)
 end
 
 function request()
@@ -308,7 +311,8 @@ def run_python(spec: LoadSpec) -> dict:
         conn.close()
 
     started = time.perf_counter()
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(spec.connections)]
+    nonce = secrets.token_hex(8)  # client ids differ from one run to the next, not only between threads
+    threads = [threading.Thread(target=worker, args=(f"{nonce}-{n}",)) for n in range(spec.connections)]
     for thread in threads:
         thread.start()
     for thread in threads:
