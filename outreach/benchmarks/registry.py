@@ -166,6 +166,9 @@ def median_of(runs: list[dict]) -> dict:
         elif isinstance(value, int | float) and not isinstance(value, bool):
             values = [r[name] for r in runs if isinstance(r.get(name), int | float)]
             middle = statistics.median(values)
-            merged[name] = round(middle, 1) if isinstance(middle, float) else middle
+            if all(isinstance(v, int) for v in values):
+                merged[name] = round(middle)  # counts stay whole numbers
+            else:
+                merged[name] = round(middle, 1)
     merged["runs"] = len(runs)
     return merged
