@@ -5,9 +5,11 @@ DJANGO_DEBUG=1; with DEBUG off a SECRET_KEY must be given.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from outreach.lib.env import envbool, envint, envlist
@@ -37,6 +39,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_tables2",
     "import_export",
+    "simple_history",
+    "axes",
     "outreach.places",
     "outreach.accounts",
     "outreach.people",
@@ -57,6 +61,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, as django-axes asks: it turns a lockout raised during login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "outreach.urls"
@@ -92,18 +100,23 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-# Lets several checkouts on one machine run the suite against one PostgreSQL server at once.
-if os.environ.get("TEST_DATABASE_NAME"):
+# Lets several checkouts on one machine run the suite against one PostgreSQL server at once (SQLite keeps
+# its in-memory test database: a name there would leave a file in the checkout).
+if os.environ.get("TEST_DATABASE_NAME") and DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": os.environ["TEST_DATABASE_NAME"]}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 
+# Django's rules with Chinese messages (outreach.accounts.validators).
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
-    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {
+        "NAME": "outreach.accounts.validators.UserAttributeSimilarityValidator",
+        "OPTIONS": {"user_attributes": ("username", "first_name", "last_name", "email", "phone")},
+    },
+    {"NAME": "outreach.accounts.validators.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "outreach.accounts.validators.CommonPasswordValidator"},
+    {"NAME": "outreach.accounts.validators.NumericPasswordValidator"},
 ]
 
 LANGUAGE_CODE = "zh-hans"
@@ -129,7 +142,6 @@ STORAGES = {
 if DEBUG:
     STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"
 
-LOGIN_URL = "/admin/login/"
 SESSION_COOKIE_AGE = envint("SESSION_COOKIE_AGE", 8 * 3600)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 
@@ -157,9 +169,66 @@ IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "export"
 IMPORT_EXPORT_SKIP_ADMIN_LOG = False
 
 AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out username+address before any password is checked.
+    "outreach.accounts.backends.LockoutBackend",
     "django.contrib.auth.backends.ModelBackend",
     "outreach.accounts.permissions.RoleBackend",
 ]
+
+
+# --- Roles, scopes and personal-data protection (issue 3) ---------------------------------------------
+# Login: lock a username *at one address* after repeated failures (one office shares an address, so an
+# address alone would lock everyone; a username alone would let anyone lock out a colleague from afar).
+AXES_FAILURE_LIMIT = envint("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=envint("AXES_COOLOFF_MINUTES", 30))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "outreach.accounts.views.lockout_response"
+AXES_VERBOSE = False
+# Behind a reverse proxy (nginx) set TRUSTED_PROXY_COUNT=1 so the lockout and the access log see the
+# client's address from X-Forwarded-For rather than the proxy's (which would lock a username everywhere).
+TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 0)
+AXES_CLIENT_IP_CALLABLE = "outreach.lib.http.client_ip"
+
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "accounts:login"
+# Sessions end after SESSION_COOKIE_AGE (8 hours by default) or when the browser closes.
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+
+# Content-Security-Policy (django-csp 4): no inline script or style anywhere, nothing from other hosts.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:", "blob:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "worker-src": [SELF],
+        "manifest-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+X_FRAME_OPTIONS = "DENY"
+# The health check answers plain HTTP from the load balancer.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
+# Request sizes: form bodies (not files) up to 5 MB; uploads above 2.5 MB go to a temporary file on disk,
+# which only the app may read. Import files have their own limits in the import code.
+DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024 * 1024)
+FILE_UPLOAD_MAX_MEMORY_SIZE = envint("FILE_UPLOAD_MAX_MEMORY_SIZE", 2_621_440)
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000
+FILE_UPLOAD_PERMISSIONS = 0o640
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o750
+
+# django-simple-history: history is for reading; reverting through it would bypass the services.
+SIMPLE_HISTORY_REVERT_DISABLED = True
+SIMPLE_HISTORY_HISTORY_ID_USE_UUID = False
 
 # --- Production serving and city scale (issue 6) ---------------------------------------------------------
 # A read replica for the dashboard pages when load needs it: set DATABASE_REPLICA_URL to a streaming

@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.db import connection
 from django.http import JsonResponse
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import RedirectView
 
 admin.site.site_header = "反诈包联 管理后台"
@@ -25,5 +25,6 @@ def healthz(request):
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("healthz", healthz, name="healthz"),
+    path("accounts/", include("outreach.accounts.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,12 +1,283 @@
-"""The base every admin of the project inherits: settings that keep lists fast at a million rows."""
+"""The base every admin of the project inherits: scoping, phone masking, and lists fast at a million rows.
+
+Scoping is applied here once, for every admin: the change list, the change/delete/history pages (an
+object outside the user's area answers 404, not the admin's "不存在" redirect), foreign-key and
+many-to-many choices (so a forged POST id fails validation), list filters (only places in scope are
+named) and autocomplete (Django's autocomplete view asks the *related* model's admin for its queryset,
+which is this one). A form that would put a record outside the user's area is refused, and a save that
+ends outside it anyway is rolled back.
+
+Phone numbers are shown through ``display_phone``: masked in lists, history and forms for roles that do
+not call households; the full number is one explicit, logged click away ("查看完整号码").
+"""
 
 from django.contrib import admin
+from django.contrib.admin.utils import NotRelationField, get_fields_from_path, quote, unquote
+from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist, PermissionDenied
+from django.http import Http404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from simple_history.admin import SimpleHistoryAdmin
+from simple_history.template_utils import HistoricalRecordContextHelper
 
+from outreach.accounts.models import AccessLog
+from outreach.accounts.privacy import PHONE_HEADERS, display_phone, protect_dataset, sees_full_phones
+from outreach.accounts.scoping import area_of, in_scope, instance_in_scope, scope_queryset
+from outreach.accounts.services import record_access
+from outreach.lib.phones import mask_phone
 from outreach.places.models import County, Town
 
+OUT_OF_SCOPE_MESSAGE = "所选的地点或对象超出您的管辖范围，不能保存。"
 
-class OutreachModelAdmin(admin.ModelAdmin):
-    """No full COUNT(*) per page, no facet counts, and a page size a county clerk can scan."""
+
+class ProtectedFormMixin:
+    """Mixed into admin forms: masked phone inputs and a scope check before saving."""
+
+    _scope_user = None
+    _check_scope = True
+    _masked_phone_fields: tuple = ()
+    _reveal_url = None
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._phone_originals = {}
+        for name in self._masked_phone_fields:
+            field = self.fields.get(name)
+            current = getattr(self.instance, name, "") if self.instance.pk is not None else ""
+            if field is None or not current:
+                continue
+            # The full number never reaches the page: the input starts empty and empty means unchanged.
+            self._phone_originals[name] = current
+            self.initial[name] = ""
+            field.required = False
+            field.widget.attrs["placeholder"] = mask_phone(current)
+            if self._reveal_url:
+                field.help_text = format_html(
+                    '号码已打码（{}）。留空表示不修改；需要完整号码请点 <a href="{}">查看完整号码</a>（会记入访问记录）。',
+                    mask_phone(current),
+                    self._reveal_url,
+                )
+            else:
+                field.help_text = "号码已打码。留空表示不修改。"
+
+    def clean(self):
+        cleaned = super().clean()
+        for name, original in self._phone_originals.items():
+            if not cleaned.get(name):
+                cleaned[name] = original
+        return cleaned
+
+    def _post_clean(self):
+        # Runs after the instance is built from the form: the last point to refuse before any save.
+        super()._post_clean()
+        if self._errors or not self._check_scope or self._scope_user is None:
+            return
+        instance = self.instance
+        if hasattr(instance, "fill_places"):
+            try:
+                instance.fill_places()
+            except (ObjectDoesNotExist, AttributeError):
+                return
+        if instance_in_scope(self._scope_user, instance) is False:
+            self.add_error(None, OUT_OF_SCOPE_MESSAGE)
+
+
+def protect_form(form_class, user, phone_fields=(), reveal_url=None, check_scope=True):
+    """``form_class`` with phones masked for ``user`` (unless their role sees full numbers) and scope checked."""
+    masked = () if sees_full_phones(user) else tuple(n for n in phone_fields if n in form_class.base_fields)
+    attrs = {
+        "_scope_user": user,
+        "_check_scope": check_scope,
+        "_masked_phone_fields": masked,
+        "_reveal_url": reveal_url,
+    }
+    return type(form_class.__name__, (ProtectedFormMixin, form_class), attrs)
+
+
+class ScopedRelatedFieldListFilter(admin.RelatedFieldListFilter):
+    """A related-field filter that names only the related objects inside the user's area."""
+
+    def field_choices(self, field, request, model_admin):
+        queryset = scope_queryset(request.user, field.related_model._default_manager.all())
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        if ordering:
+            queryset = queryset.order_by(*ordering)
+        if field.related_model._meta.label == "places.GridArea":
+            queryset = queryset.select_related("village")
+        return [(obj.pk, str(obj)) for obj in queryset]
+
+
+def _scoped_field_queryset(db, db_field, request, queryset):
+    if queryset is None:
+        queryset = db_field.remote_field.model._default_manager.using(db).all()
+    return scope_queryset(request.user, queryset)
+
+
+def _masked_name(field):
+    if isinstance(field, list | tuple):
+        return type(field)(_masked_name(f) for f in field)
+    return "masked_phone" if field == "phone" else field
+
+
+class MaskedReadOnlyMixin:
+    """On pages the user may only read, Django prints field values as they are: show the masked number."""
+
+    phone_fields: tuple = ()
+
+    def _masks_read_only(self, request, obj):
+        return bool(self.phone_fields) and not sees_full_phones(request.user) and self._read_only(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = super().get_readonly_fields(request, obj)
+        return [*readonly, "masked_phone"] if self._masks_read_only(request, obj) else readonly
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if not self._masks_read_only(request, obj):
+            return fieldsets
+        return [
+            (title, {**options, "fields": [_masked_name(f) for f in options["fields"]]}) for title, options in fieldsets
+        ]
+
+    def _read_only(self, request, obj):
+        return not self.has_change_permission(request, obj)
+
+    @admin.display(description="电话（已打码）")
+    def masked_phone(self, obj):
+        return mask_phone(obj.phone) if obj is not None else ""
+
+
+class ScopedAdminMixin(MaskedReadOnlyMixin):
+    """Everything an admin needs to keep a user inside their area and phone numbers masked."""
+
+    #: Model fields holding phone numbers: masked for roles that do not call households. Only fields
+    #: named "phone" get the read-only masked display (all of ours are).
+    phone_fields: tuple = ()
+
+    def get_queryset(self, request):
+        return scope_queryset(request.user, super().get_queryset(request))
+
+    def get_field_queryset(self, db, db_field, request):
+        # Used for every foreign-key and many-to-many form field, autocomplete widgets included.
+        return _scoped_field_queryset(db, db_field, request, super().get_field_queryset(db, db_field, request))
+
+    def get_list_filter(self, request):
+        filters = []
+        for item in super().get_list_filter(request):
+            if isinstance(item, str):
+                try:
+                    field = get_fields_from_path(self.model, item)[-1]
+                except (FieldDoesNotExist, NotRelationField):
+                    field = None
+                if field is not None and field.is_relation:
+                    item = (item, ScopedRelatedFieldListFilter)
+            filters.append(item)
+        return filters
+
+    def get_list_display(self, request):
+        return [
+            self._phone_column(request, name) if isinstance(name, str) and name in self.phone_fields else name
+            for name in super().get_list_display(request)
+        ]
+
+    def _phone_column(self, request, name):
+        user = request.user
+
+        def column(obj):
+            return display_phone(user, getattr(obj, name))
+
+        column.short_description = self.model._meta.get_field(name).verbose_name
+        column.admin_order_field = name
+        column.__name__ = name
+        return column
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return protect_form(form, request.user, self.phone_fields, self._reveal_url(obj))
+
+    def _reveal_url(self, obj):
+        if not self.phone_fields or obj is None or obj.pk is None:
+            return None
+        opts = self.model._meta
+        return reverse(
+            f"admin:{opts.app_label}_{opts.model_name}_reveal_phone",
+            args=[quote(obj.pk)],
+            current_app=self.admin_site.name,
+        )
+
+    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
+        # Outside the user's area (or gone): a plain 404, never a hint that the record exists.
+        raise Http404("没有找到该记录")
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        # The admin runs the whole save in one transaction: raising here rolls it back.
+        if not in_scope(request.user, form.instance):
+            raise PermissionDenied(OUT_OF_SCOPE_MESSAGE)
+
+    def delete_queryset(self, request, queryset):
+        # The admin's "删除所选" action: a bulk change, so it goes into the access log.
+        rows = queryset.count()
+        super().delete_queryset(request, queryset)
+        record_access(
+            request.user,
+            AccessLog.Kind.BULK_CHANGE,
+            str(self.model._meta.verbose_name),
+            rows=rows,
+            detail="批量删除",
+            request=request,
+        )
+
+    def get_urls(self):
+        urls = super().get_urls()
+        if not self.phone_fields:
+            return urls
+        opts = self.model._meta
+        return [
+            path(
+                "<path:object_id>/reveal-phone/",
+                self.admin_site.admin_view(self.reveal_phone_view),
+                name=f"{opts.app_label}_{opts.model_name}_reveal_phone",
+            ),
+            *urls,
+        ]
+
+    def reveal_phone_view(self, request, object_id):
+        """查看完整号码: a confirmation page, then (on POST) the full numbers and one access-log line."""
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            raise Http404("没有找到该记录")
+        if not self.has_view_or_change_permission(request, obj):
+            raise PermissionDenied
+        opts = self.model._meta
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "查看完整号码",
+            "opts": opts,
+            "original": obj,
+            "change_url": reverse(
+                f"admin:{opts.app_label}_{opts.model_name}_change",
+                args=[quote(obj.pk)],
+                current_app=self.admin_site.name,
+            ),
+            "masked": [(opts.get_field(n).verbose_name, mask_phone(getattr(obj, n))) for n in self.phone_fields],
+        }
+        if request.method == "POST":
+            context["numbers"] = [(opts.get_field(n).verbose_name, getattr(obj, n)) for n in self.phone_fields]
+            record_access(
+                request.user,
+                AccessLog.Kind.REVEAL,
+                f"{opts.verbose_name}：{obj}"[:100],
+                rows=1,
+                detail=f"{opts.label} #{obj.pk}",
+                request=request,
+            )
+        return TemplateResponse(request, "admin/outreach/reveal_phone.html", context)
+
+
+class OutreachModelAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    """Scoped and masked; no full COUNT(*) per page, no facet counts, a page size a county clerk can scan."""
 
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
@@ -14,15 +285,83 @@ class OutreachModelAdmin(admin.ModelAdmin):
     list_max_show_all = 500
 
 
+class _MaskingHistoryHelper(HistoricalRecordContextHelper):
+    def __init__(self, model, record, *, user, phone_fields):
+        super().__init__(model, record)
+        self.user = user
+        self.phone_fields = phone_fields
+
+    def prepare_delta_change_value(self, change, value):
+        if change.field in self.phone_fields:
+            return display_phone(self.user, value or "")
+        return super().prepare_delta_change_value(change, value)
+
+
+class OutreachHistoryAdmin(OutreachModelAdmin, SimpleHistoryAdmin):
+    """An admin with the change history (django-simple-history), read-only and scoped like the rest."""
+
+    def _require_in_scope(self, request, object_id):
+        # The city may read the history of a deleted record; everyone else only of records in their area.
+        if area_of(request.user).everything:
+            return
+        if self.get_object(request, unquote(object_id)) is None:
+            raise Http404("没有找到该记录")
+
+    def history_view(self, request, object_id, extra_context=None):
+        self._require_in_scope(request, object_id)
+        return super().history_view(request, object_id, extra_context)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        self._require_in_scope(request, object_id)
+        if request.method == "POST":
+            # Reverting would write around the services; history is for reading.
+            raise PermissionDenied
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def get_historical_record_context_helper(self, request, historical_record):
+        return _MaskingHistoryHelper(
+            self.model, historical_record, user=request.user, phone_fields=set(self.phone_fields)
+        )
+
+
+class ScopedInlineMixin(MaskedReadOnlyMixin):
+    """For inlines: rows and choices inside the user's area, phones masked."""
+
+    phone_fields: tuple = ()
+
+    def get_queryset(self, request):
+        return scope_queryset(request.user, super().get_queryset(request))
+
+    def get_field_queryset(self, db, db_field, request):
+        return _scoped_field_queryset(db, db_field, request, super().get_field_queryset(db, db_field, request))
+
+    def _read_only(self, request, obj):
+        # Inline rows are read-only when the parent page is, whatever the inline's own permission.
+        parent_admin = self.admin_site._registry.get(self.parent_model)
+        parent_editable = parent_admin is None or parent_admin.has_change_permission(request, obj)
+        return not parent_editable or not self.has_change_permission(request, obj)
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        # Inline rows belong to the parent, whose own form and save are scope-checked.
+        formset.form = protect_form(formset.form, request.user, self.phone_fields, check_scope=False)
+        return formset
+
+
+class OutreachTabularInline(ScopedInlineMixin, admin.TabularInline):
+    pass
+
+
 class CountyFilter(admin.SimpleListFilter):
-    """县（市、区） from the places table (13 rows), not a DISTINCT over the big table being listed."""
+    """县（市、区） from the places table (13 rows, only those in the user's area), not a DISTINCT over the list."""
 
     title = "县（市、区）"
     parameter_name = "county"
     field_path = "county_id"
 
     def lookups(self, request, model_admin):
-        return [(str(pk), name) for pk, name in County.objects.order_by("code").values_list("pk", "name")]
+        counties = scope_queryset(request.user, County.objects.order_by("code"))
+        return [(str(pk), name) for pk, name in counties.values_list("pk", "name")]
 
     def queryset(self, request, queryset):
         if self.value():
@@ -31,7 +370,7 @@ class CountyFilter(admin.SimpleListFilter):
 
 
 class TownFilter(admin.SimpleListFilter):
-    """乡镇（街道）, narrowed to the chosen county when one is chosen."""
+    """乡镇（街道） in the user's area, narrowed to the chosen county when one is chosen."""
 
     title = "乡镇（街道）"
     parameter_name = "town"
@@ -39,7 +378,7 @@ class TownFilter(admin.SimpleListFilter):
     county_parameter = "county"
 
     def lookups(self, request, model_admin):
-        towns = Town.objects.order_by("code")
+        towns = scope_queryset(request.user, Town.objects.order_by("code"))
         county = request.GET.get(self.county_parameter)
         if county and county.isdigit():
             towns = towns.filter(county_id=county)
@@ -49,3 +388,43 @@ class TownFilter(admin.SimpleListFilter):
         if self.value():
             return queryset.filter(**{self.field_path: self.value()})
         return queryset
+
+
+class ProtectedImportExportMixin:
+    """For admins using django-import-export: the importer's user reaches the resource, exports are masked,
+    formula-safe and logged, imports are logged.
+
+    Put it before ``ImportExportMixin`` (or ``ImportMixin``/``ExportMixin``) in the bases. Permissions are
+    the models' own ``import_*`` and ``export_*`` (settings IMPORT_EXPORT_*_PERMISSION_CODE).
+    """
+
+    #: Column headers of exported phone numbers (masked unless the role sees full numbers).
+    export_phone_headers: tuple = PHONE_HEADERS
+    #: What the access log calls the data, e.g. "住户"; defaults to the model's verbose name.
+    access_log_subject = None
+
+    def _access_subject(self):
+        return self.access_log_subject or str(self.model._meta.verbose_name)
+
+    def get_resource_kwargs(self, request, *args, **kwargs):
+        return {**super().get_resource_kwargs(request, *args, **kwargs), "user": request.user}
+
+    def get_data_for_export(self, request, queryset, **kwargs):
+        dataset = super().get_data_for_export(request, queryset, **kwargs)
+        protect_dataset(request.user, dataset, self.export_phone_headers)
+        record_access(request.user, AccessLog.Kind.EXPORT, self._access_subject(), rows=len(dataset), request=request)
+        return dataset
+
+    def process_result(self, result, request):
+        totals = result.totals
+        rows = sum(totals.get(key, 0) for key in ("new", "update", "delete"))
+        record_access(
+            request.user,
+            AccessLog.Kind.IMPORT,
+            self._access_subject(),
+            rows=rows,
+            filename=request.POST.get("original_file_name", ""),
+            detail=f"新增{totals.get('new', 0)}，更新{totals.get('update', 0)}，删除{totals.get('delete', 0)}",
+            request=request,
+        )
+        return super().process_result(result, request)

@@ -32,6 +32,7 @@ class User(AbstractUser):
 
     class Meta:
         verbose_name = "用户"
+        default_permissions = ("add", "change", "delete", "view", "import", "export")
         verbose_name_plural = "用户"
 
     def __str__(self):

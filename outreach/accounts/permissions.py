@@ -25,10 +25,31 @@ def _perms(app: str, models: list[str], actions) -> set[str]:
     return {f"{app}.{action}_{model}" for model in models for action in actions}
 
 
+# Models that have their own "import" and "export" permissions (see their Meta.default_permissions).
+IMPORT_EXPORT_MODELS = {
+    "people": ["household", "partymember"],
+    "campaigns": ["assignment"],
+    "visits": ["visit"],
+    "registrations": ["registrationreport"],
+    "accounts": ["user"],
+}
+
+
+def _io_perms(actions, apps=None) -> set[str]:
+    perms = set()
+    for app, models in IMPORT_EXPORT_MODELS.items():
+        if apps is None or app in apps:
+            perms |= _perms(app, models, actions)
+    return perms
+
+
 def _role_permissions() -> dict[str, frozenset[str]]:
     everything = set()
     for app, models in _DOMAIN.items():
         everything |= _perms(app, models, _ALL)
+    everything |= _perms("accounts", ["user"], _EDIT) | {"accounts.view_accesslog"}
+    everything |= _io_perms(("import", "export"))
+
     county = set()
     for app, models in _DOMAIN.items():
         county |= _perms(app, models, _VIEW)
@@ -37,6 +58,11 @@ def _role_permissions() -> dict[str, frozenset[str]]:
     county |= _perms("campaigns", ["assignment"], _ALL)
     county |= _perms("visits", ["visit"], _EDIT)
     county |= _perms("registrations", ["registrationreport"], _EDIT)
+    # The county's own staff, grid workers and members: created and imported inside the county only
+    # (the user admin refuses city-level roles and other counties).
+    county |= _perms("accounts", ["user"], _EDIT)
+    county |= _io_perms(("import", "export"))
+
     town = set()
     for app, models in _DOMAIN.items():
         town |= _perms(app, models, _VIEW)
@@ -44,12 +70,15 @@ def _role_permissions() -> dict[str, frozenset[str]]:
     town |= _perms("people", ["partymember", "team", "household", "resident"], _EDIT)
     town |= _perms("campaigns", ["assignment"], _EDIT)
     town |= _perms("visits", ["visit"], _EDIT)
+    town |= _io_perms("export", apps={"people", "campaigns", "visits", "registrations"})
+
+    # Grid workers and members record visits: the visit form needs the campaign and member choices.
     grid = _perms("places", ["village", "gridarea"], _VIEW) | _perms("visits", ["fraudtype"], _VIEW)
     grid |= _perms("people", ["household", "resident"], _EDIT) | _perms("people", ["partymember"], _VIEW)
-    grid |= _perms("campaigns", ["assignment"], _VIEW) | _perms("visits", ["visit"], _EDIT)
-    member = _perms("people", ["household", "resident"], _VIEW) | _perms("visits", ["fraudtype"], _VIEW)
-    member |= _perms("campaigns", ["assignment"], _VIEW) | _perms("visits", ["visit"], ("view", "add"))
-    everything |= {"accounts.view_user", "accounts.add_user", "accounts.change_user"}
+    grid |= _perms("campaigns", ["campaign", "assignment"], _VIEW) | _perms("visits", ["visit"], _EDIT)
+    member = _perms("people", ["household", "resident", "partymember"], _VIEW)
+    member |= _perms("visits", ["fraudtype"], _VIEW) | _perms("campaigns", ["campaign", "assignment"], _VIEW)
+    member |= _perms("visits", ["visit"], ("view", "add"))
     return {
         Role.CITY: frozenset(everything),
         Role.COUNTY: frozenset(county),

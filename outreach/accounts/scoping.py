@@ -186,3 +186,33 @@ def get_in_scope_or_404(user, queryset: QuerySet, **lookup):
 
 def in_scope(user, obj: Model) -> bool:
     return scope_queryset(user, type(obj)._default_manager.all()).filter(pk=obj.pk).exists()
+
+
+def instance_in_scope(user, obj: Model) -> bool | None:
+    """Whether ``obj`` (possibly unsaved) lies in ``user``'s area, judged from its own foreign keys.
+
+    Used to refuse a form before it saves; answers ``None`` when the path starts with a reverse or
+    many-to-many relation that an unsaved object cannot answer (the saved object is checked then).
+    """
+    q = scope_q(user, type(obj))
+    if q is None:
+        return True
+    ((lookup, value),) = q.children
+    if lookup.endswith("__in"):
+        path, allowed = lookup[: -len("__in")], set(value)
+    else:
+        path, allowed = lookup, {value}
+    if not allowed:
+        return False
+    first, _, rest = path.partition("__")
+    if first == "pk":
+        return (obj.pk in allowed) if obj.pk is not None else None
+    field = obj._meta.get_field(first)
+    if not field.concrete or not (field.many_to_one or field.one_to_one):
+        return None
+    target = getattr(obj, field.attname)
+    if target is None:
+        return False
+    if not rest:
+        return target in allowed
+    return field.related_model._default_manager.filter(pk=target, **{f"{rest}__in": allowed}).exists()

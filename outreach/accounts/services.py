@@ -2,6 +2,7 @@
 
 from outreach.accounts.models import AccessLog
 from outreach.accounts.scoping import area_of
+from outreach.lib.http import client_ip
 
 
 def describe_scope(user) -> str:
@@ -21,9 +22,7 @@ def describe_scope(user) -> str:
 
 def record_access(user, kind: str, subject: str, rows: int = 0, filename: str = "", detail: str = "", request=None):
     """Append one line to the access log; ``user`` may be None for a command run without one."""
-    ip = None
-    if request is not None:
-        ip = request.META.get("REMOTE_ADDR")
+    ip = client_ip(request)
     return AccessLog.objects.create(
         user=user if user is not None and user.is_authenticated else None,
         username=getattr(user, "username", "") or "（命令行）",

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from outreach.accounts.admin_base import CountyFilter, OutreachModelAdmin, TownFilter
+from outreach.accounts.admin_base import CountyFilter, OutreachHistoryAdmin, OutreachModelAdmin, TownFilter
 from outreach.campaigns.models import Assignment, Campaign
 
 
@@ -28,7 +28,7 @@ class AssignmentTownFilter(TownFilter):
 
 
 @admin.register(Assignment)
-class AssignmentAdmin(OutreachModelAdmin):
+class AssignmentAdmin(OutreachHistoryAdmin):
     list_display = ["household", "member", "campaign", "village_name", "created_at"]
     list_select_related = ["household__village", "member", "campaign"]
     list_filter = [AssignmentCountyFilter, AssignmentTownFilter, "campaign"]

@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from simple_history.models import HistoricalRecords
 
 from outreach.people.models import Household, PartyMember
 from outreach.places.models import County
@@ -61,9 +62,11 @@ class Assignment(models.Model):
     )
     created_at = models.DateTimeField("分配时间", auto_now_add=True)
     updated_at = models.DateTimeField("更新时间", auto_now=True)
+    history = HistoricalRecords(excluded_fields=["updated_at"])
 
     class Meta:
         verbose_name = "包联关系"
+        default_permissions = ("add", "change", "delete", "view", "import", "export")
         verbose_name_plural = "包联关系"
         ordering = ["campaign_id", "member_id", "household_id"]
         constraints = [

@@ -2,7 +2,16 @@ from django import forms
 from django.contrib import admin, messages
 from django.shortcuts import render
 
-from outreach.accounts.admin_base import CountyFilter, OutreachModelAdmin, TownFilter
+from outreach.accounts.admin_base import (
+    CountyFilter,
+    OutreachHistoryAdmin,
+    OutreachModelAdmin,
+    OutreachTabularInline,
+    TownFilter,
+)
+from outreach.accounts.models import AccessLog
+from outreach.accounts.scoping import scope_queryset
+from outreach.accounts.services import record_access
 from outreach.campaigns.models import Assignment, Campaign
 from outreach.campaigns.services import reassign_households
 from outreach.people.models import Household, PartyMember, PartyOrganization, Resident, Team
@@ -17,7 +26,7 @@ class PartyOrganizationAdmin(OutreachModelAdmin):
     autocomplete_fields = ["county", "town", "village", "parent"]
 
 
-class AssignmentInline(admin.TabularInline):
+class AssignmentInline(OutreachTabularInline):
     model = Assignment
     fk_name = "member"
     extra = 0
@@ -39,17 +48,16 @@ class ReassignForm(forms.Form):
         queryset=Campaign.objects.all(), required=False, label="活动", empty_label="全部活动"
     )
 
-    def __init__(self, *args, county_ids=(), exclude_ids=(), **kwargs):
+    def __init__(self, *args, user=None, county_ids=(), exclude_ids=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["to_member"].queryset = (
-            PartyMember.objects.filter(county_id__in=county_ids, is_active=True)
-            .exclude(pk__in=exclude_ids)
-            .select_related("organization")
-        )
+        members = PartyMember.objects.filter(county_id__in=county_ids, is_active=True).exclude(pk__in=exclude_ids)
+        # Only members the user may see: a town clerk hands households to members of their own town.
+        self.fields["to_member"].queryset = scope_queryset(user, members).select_related("organization")
 
 
 @admin.register(PartyMember)
 class PartyMemberAdmin(OutreachModelAdmin):
+    phone_fields = ("phone",)
     list_display = ["name", "phone", "organization", "county", "is_active", "user"]
     list_select_related = ["organization", "county", "user"]
     list_filter = [CountyFilter, "is_active"]
@@ -68,6 +76,7 @@ class PartyMemberAdmin(OutreachModelAdmin):
             return None
         form = ReassignForm(
             request.POST if "confirm" in request.POST else None,
+            user=request.user,
             county_ids=county_ids,
             exclude_ids=[m.pk for m in members],
         )
@@ -76,6 +85,14 @@ class PartyMemberAdmin(OutreachModelAdmin):
             moved = 0
             for member in members:
                 moved += reassign_households(member, target, form.cleaned_data["campaign"], by_user=request.user)
+            record_access(
+                request.user,
+                AccessLog.Kind.BULK_CHANGE,
+                "包联关系",
+                rows=moved,
+                detail=f"移交包联户给{target.name}",
+                request=request,
+            )
             self.message_user(request, f"已将 {moved} 户移交给 {target.name}。", messages.SUCCESS)
             return None
         return render(
@@ -101,8 +118,9 @@ class TeamAdmin(OutreachModelAdmin):
     autocomplete_fields = ["county", "zone", "leader", "members"]
 
 
-class ResidentInline(admin.TabularInline):
+class ResidentInline(OutreachTabularInline):
     model = Resident
+    phone_fields = ("phone",)
     extra = 0
     fields = ["name", "phone", "is_head", "app_installed", "app_registered", "app_verified", "alerts_enabled"]
 
@@ -133,7 +151,8 @@ class HouseholdAdminForm(forms.ModelForm):
 
 
 @admin.register(Household)
-class HouseholdAdmin(OutreachModelAdmin):
+class HouseholdAdmin(OutreachHistoryAdmin):
+    phone_fields = ("phone",)
     form = HouseholdAdminForm
     list_display = ["head_name", "phone", "address", "size", "village", "town", "county", "grid"]
     list_select_related = ["village", "town", "county", "grid__village"]
@@ -153,7 +172,17 @@ class HouseholdAdmin(OutreachModelAdmin):
 
 @admin.register(Resident)
 class ResidentAdmin(OutreachModelAdmin):
-    list_display = ["name", "household", "is_head", "app_installed", "app_registered", "app_verified", "alerts_enabled"]
+    phone_fields = ("phone",)
+    list_display = [
+        "name",
+        "phone",
+        "household",
+        "is_head",
+        "app_installed",
+        "app_registered",
+        "app_verified",
+        "alerts_enabled",
+    ]
     list_select_related = ["household"]
     list_filter = ["app_installed", "app_registered", "app_verified", "alerts_enabled"]
     search_fields = ["^name", "=phone"]

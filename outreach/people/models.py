@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from simple_history.models import HistoricalRecords
 
 from outreach.places.models import County, GridArea, Town, Village
 
@@ -81,6 +82,7 @@ class PartyMember(models.Model):
 
     class Meta:
         verbose_name = "党员"
+        default_permissions = ("add", "change", "delete", "view", "import", "export")
         verbose_name_plural = "党员"
         ordering = ["county_id", "organization_id", "name"]
         indexes = [models.Index(fields=["organization", "name"], name="member_org_name_idx")]
@@ -143,9 +145,12 @@ class Household(models.Model):
     note = models.CharField("备注", max_length=200, blank=True)
     created_at = models.DateTimeField("创建时间", auto_now_add=True)
     updated_at = models.DateTimeField("更新时间", auto_now=True)
+    # Who changed what, when (admin 历史); bulk imports skip it and write the access log instead.
+    history = HistoricalRecords(excluded_fields=["updated_at"])
 
     class Meta:
         verbose_name = "住户"
+        default_permissions = ("add", "change", "delete", "view", "import", "export")
         verbose_name_plural = "住户"
         ordering = ["village_id", "id"]
         indexes = [

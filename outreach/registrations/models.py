@@ -32,6 +32,7 @@ class RegistrationReport(models.Model):
 
     class Meta:
         verbose_name = "App注册通报数据"
+        default_permissions = ("add", "change", "delete", "view", "import", "export")
         verbose_name_plural = "App注册通报数据"
         ordering = ["-as_of", "county_id", "town_id"]
         constraints = [

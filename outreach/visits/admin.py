@@ -2,7 +2,7 @@ import uuid
 
 from django.contrib import admin
 
-from outreach.accounts.admin_base import CountyFilter, OutreachModelAdmin, TownFilter
+from outreach.accounts.admin_base import CountyFilter, OutreachHistoryAdmin, OutreachModelAdmin, TownFilter
 from outreach.visits.models import FraudType, Visit
 
 
@@ -14,7 +14,7 @@ class FraudTypeAdmin(OutreachModelAdmin):
 
 
 @admin.register(Visit)
-class VisitAdmin(OutreachModelAdmin):
+class VisitAdmin(OutreachHistoryAdmin):
     date_hierarchy = "visited_at"
     list_display = [
         "household",

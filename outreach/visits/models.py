@@ -4,6 +4,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from simple_history.models import HistoricalRecords
 
 from outreach.campaigns.models import Campaign
 from outreach.people.models import Household, PartyMember
@@ -86,9 +87,11 @@ class Visit(models.Model):
         GridArea, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name="网格"
     )
     created_at = models.DateTimeField("上传时间", auto_now_add=True)
+    history = HistoricalRecords()
 
     class Meta:
         verbose_name = "走访记录"
+        default_permissions = ("add", "change", "delete", "view", "import", "export")
         verbose_name_plural = "走访记录"
         ordering = ["-visited_at"]
         indexes = [

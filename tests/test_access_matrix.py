@@ -1,0 +1,220 @@
+"""The URL × role matrix: every admin page and every named page of our apps, for users of two counties,
+towns and grids. Inside the user's area 200, outside 404, without the permission 403, never a 500.
+
+URLs are discovered, not listed: the admin registry gives each model's changelist, add, change, delete,
+history, reveal and autocomplete URLs; the project's URL patterns give every other page, so pages that
+other areas add (phone pages, dashboards, import jobs) are covered as soon as they are routed.
+"""
+
+import re
+
+import pytest
+from django.apps import apps
+from django.contrib import admin
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from outreach.accounts.scoping import SCOPE_PATHS, UNSCOPED, scope_queryset
+from tests.scope_world import build_world
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ["city", "county", "other_county", "town", "other_town", "grid", "other_grid", "member"]
+MODEL_ADMINS = {m: a for m, a in admin.site._registry.items() if m.__module__.startswith("outreach.")}
+
+
+@pytest.fixture
+def world(places, users):
+    return build_world(places, users)
+
+
+def _url(model, view, *args):
+    return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{view}", args=args)
+
+
+def _inside_and_outside(user, model):
+    visible = scope_queryset(user, model._default_manager.all())
+    inside = visible.order_by("pk").first()
+    outside = model._default_manager.exclude(pk__in=visible.values("pk")).order_by("pk").first()
+    return inside, outside
+
+
+def _get(client, url, expected, what):
+    expected = expected if isinstance(expected, tuple) else (expected,)
+    response = client.get(url)
+    assert response.status_code in expected, f"{what}: {url} answered {response.status_code}, expected {expected}"
+    return response
+
+
+# Without the permission, Django answers 403 or, where it looks the record up first, 404: never a 200.
+DENIED = (403, 404)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_it_answers_every_admin_url_by_scope_and_permission(role, world, users, client, rf):
+    user = getattr(users, role)
+    client.force_login(user)
+    request = rf.get("/")
+    request.user = user
+    for model, model_admin in MODEL_ADMINS.items():
+        label = f"{role} {model._meta.label}"
+        view = model_admin.has_view_or_change_permission(request)
+        _get(client, _url(model, "changelist"), 200 if view else 403, label)
+        _get(client, _url(model, "add"), 200 if model_admin.has_add_permission(request) else 403, label)
+        if model._meta.label not in SCOPE_PATHS and model._meta.label not in UNSCOPED:
+            # Not domain data (the access log, job tables of other areas): their admins decide; never a 500.
+            continue
+        inside, outside = _inside_and_outside(user, model)
+        if view and model._meta.label in SCOPE_PATHS:
+            assert inside is not None, f"{label}: the world has nothing in scope"
+        if inside is not None:
+            _get(client, _url(model, "change", inside.pk), 200 if view else 403, label)
+            _get(client, _url(model, "history", inside.pk), 200 if view else 403, label)
+            if getattr(model_admin, "phone_fields", ()):
+                _get(client, _url(model, "reveal_phone", inside.pk), 200 if view else 403, label)
+        if outside is not None:
+            # Outside the area: the same 404 whether the record exists or not.
+            deletable = model_admin.has_delete_permission(request)
+            _get(client, _url(model, "change", outside.pk), 404 if view else DENIED, label)
+            _get(client, _url(model, "history", outside.pk), 404 if view else DENIED, label)
+            _get(client, _url(model, "delete", outside.pk), 404 if deletable else DENIED, label)
+            if getattr(model_admin, "phone_fields", ()):
+                _get(client, _url(model, "reveal_phone", outside.pk), 404 if view else DENIED, label)
+        _get(client, _url(model, "change", 987654321), 404 if view else DENIED, label)
+
+
+def test_it_lets_only_city_admins_open_the_access_log(world, users, client):
+    url = reverse("admin:accounts_accesslog_changelist")
+    for role in ROLES:
+        client.force_login(getattr(users, role))
+        _get(client, url, 200 if role == "city" else 403, role)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_it_answers_autocomplete_with_only_records_in_scope(role, world, users, client, rf):
+    user = getattr(users, role)
+    client.force_login(user)
+    request = rf.get("/")
+    request.user = user
+    checked = 0
+    for model, model_admin in MODEL_ADMINS.items():
+        for field_name in model_admin.autocomplete_fields:
+            field = model._meta.get_field(field_name)
+            related = field.related_model
+            url = reverse("admin:autocomplete")
+            params = {
+                "app_label": model._meta.app_label,
+                "model_name": model._meta.model_name,
+                "field_name": field_name,
+            }
+            response = client.get(url, params)
+            label = f"{role} {model._meta.label}.{field_name}"
+            if not admin.site._registry[related].has_view_permission(request):
+                assert response.status_code == 403, label
+                continue
+            assert response.status_code == 200, label
+            returned = {int(r["id"]) for r in response.json()["results"]}
+            allowed = set(scope_queryset(user, related._default_manager.all()).values_list("pk", flat=True))
+            assert returned <= allowed, f"{label} leaks {returned - allowed}"
+            checked += 1
+    assert checked or role == "member"
+
+
+def _project_patterns(resolvers=None, prefix=""):
+    """(route, pattern) of every URL pattern of our apps outside the admin."""
+    resolvers = get_resolver().url_patterns if resolvers is None else resolvers
+    for entry in resolvers:
+        if isinstance(entry, URLResolver):
+            if getattr(entry, "app_name", None) == "admin" or getattr(entry, "namespace", None) == "admin":
+                continue
+            yield from _project_patterns(entry.url_patterns, prefix + str(entry.pattern))
+        elif isinstance(entry, URLPattern):
+            module = getattr(entry.callback, "__module__", "") or ""
+            view_class = getattr(entry.callback, "view_class", None)
+            if view_class is not None:
+                module = view_class.__module__
+            if module.startswith("outreach."):
+                yield prefix + str(entry.pattern), entry
+
+
+# A URL parameter named after a scoped model (household, household_id, visit_pk …) is filled with a
+# record inside and one outside the user's area.
+def _model_for_parameter(name):
+    base = name.removesuffix("_id").removesuffix("_pk").replace("_", "")
+    for model in apps.get_models():
+        if model.__module__.startswith("outreach.") and model._meta.model_name == base:
+            return model
+    return None
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_it_never_fails_on_the_projects_own_pages(role, world, users, client):
+    user = getattr(users, role)
+    client.force_login(user)
+    for route, _pattern in _project_patterns():
+        names = re.findall(r"<(?:\w+:)?(\w+)>", route)
+        models = {name: _model_for_parameter(name) for name in names}
+        if not names:
+            response = client.get("/" + re.sub(r"^\^|\$$", "", route))
+            assert response.status_code < 500, f"{role} {route}: {response.status_code}"
+            continue
+        if not all(models.values()):
+            # A parameter we cannot place: still never a 500 with a record id of each kind.
+            values = {name: world.households["grid1"].pk for name in names}
+            response = client.get("/" + _route_path(route, values))
+            assert response.status_code < 500, f"{role} {route}: {response.status_code}"
+            continue
+        inside = {n: _inside_and_outside(user, m)[0] for n, m in models.items()}
+        outside = {n: _inside_and_outside(user, m)[1] for n, m in models.items()}
+        if all(inside.values()):
+            response = client.get("/" + _route_path(route, {n: o.pk for n, o in inside.items()}))
+            assert response.status_code < 500, f"{role} {route} inside: {response.status_code}"
+        for name, obj in outside.items():
+            if obj is None:
+                continue
+            values = {n: (o.pk if o is not None else obj.pk) for n, o in inside.items()}
+            values[name] = obj.pk
+            response = client.get("/" + _route_path(route, values))
+            assert response.status_code in (302, 403, 404), f"{role} {route} outside: {response.status_code}"
+
+
+def _route_path(route, values):
+    return re.sub(r"<(?:(\w+):)?(\w+)>", lambda m: str(values[m.group(2)]), route)
+
+
+def test_it_discovers_the_projects_pages():
+    routes = [route for route, _ in _project_patterns()]
+    assert "healthz" in routes
+    assert "accounts/login/" in routes
+
+
+def test_it_sends_anonymous_visitors_to_the_login_page(world, client):
+    for model in MODEL_ADMINS:
+        response = client.get(_url(model, "changelist"))
+        assert response.status_code == 302 and "/login/" in response["Location"], model._meta.label
+
+
+@pytest.mark.parametrize("url_name", ["people_household", "campaigns_assignment", "visits_visit", "people_resident"])
+def test_it_lists_scoped_pages_with_queries_that_do_not_grow_with_rows(
+    url_name, places, users, client, django_assert_max_num_queries
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.factories import make_assignment, make_household, make_member, make_visit
+
+    def add_rows(n):
+        for _ in range(n):
+            household = make_household(places.zhouzhuang, grid=places.zhouzhuang_grid)
+            household.residents.create(name="成员", phone="13700000000")
+            member = make_member(places.zhouzhuang)
+            make_assignment(household, member)
+            make_visit(household, visitor=member)
+
+    client.force_login(users.town)
+    url = reverse(f"admin:{url_name}_changelist")
+    add_rows(2)
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(url).status_code == 200
+    add_rows(15)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert client.get(url).status_code == 200
