@@ -247,12 +247,30 @@ class _Writer:
 
     BATCH = 5000
 
-    def __init__(self):
+    def __init__(self, stamp: dt.datetime):
         self.postgres = connection.vendor == "postgresql"
+        self.stamp = stamp
+
+    def _other_fields(self, model: type[Model], fields: list[str]) -> tuple[list[str], tuple]:
+        """Columns the generator does not fill (added by later migrations) and the value each gets:
+        the field's default, or the build's timestamp for auto_now fields."""
+        given = {model._meta.get_field(name).column for name in fields}
+        columns, values = [], []
+        for f in model._meta.concrete_fields:
+            if f.column in given or f.primary_key:
+                continue
+            columns.append(f.column)
+            values.append(
+                self.stamp if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False) else f.get_default()
+            )
+        return columns, tuple(values)
 
     def write(self, model: type[Model], fields: list[str], rows: Iterable[tuple]) -> int:
         opts = model._meta
-        columns = [opts.get_field(name).column for name in fields]
+        extra_columns, extra = self._other_fields(model, fields)
+        if extra_columns:
+            rows = (row + extra for row in rows)
+        columns = [opts.get_field(name).column for name in fields] + extra_columns
         table = connection.ops.quote_name(opts.db_table)
         column_sql = ", ".join(connection.ops.quote_name(c) for c in columns)
         written = 0
@@ -299,11 +317,11 @@ class _Builder:
         self.plan = plan
         self.log = log
         self.rng = random.Random(plan.seed)
-        self.writer = _Writer()
         self.tz = timezone.get_default_timezone()
         self.counts: dict[str, int] = {}
         self.steps: dict[str, float] = {}
         self.stamp = dt.datetime.combine(CAMPAIGN_START, dt.time(9, 0), tzinfo=self.tz)
+        self.writer = _Writer(self.stamp)
 
     def day(self, index: int) -> dt.date:
         return CAMPAIGN_START + dt.timedelta(days=index)
