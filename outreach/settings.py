@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "outreach.visits",
     "outreach.registrations",
     "outreach.demo",
+    "outreach.dashboards",
     "outreach.benchmarks",
 ]
 
@@ -175,6 +176,9 @@ AUTHENTICATION_BACKENDS = [
     "outreach.accounts.permissions.RoleBackend",
 ]
 
+# --- Dashboards (issue 7): rankings, 通报 ---------------------------------------------------------------
+# A unit among the last three of this many consecutive 通报 of one series is flagged for 约谈/督办.
+DASHBOARD_BOTTOM_STREAK = envint("DASHBOARD_BOTTOM_STREAK", 5)
 
 # --- Roles, scopes and personal-data protection (issue 3) ---------------------------------------------
 # Login: lock a username *at one address* after repeated failures (one office shares an address, so an

@@ -23,8 +23,9 @@ def healthz(request):
 
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("", RedirectView.as_view(url="/dashboard/", permanent=False)),
     path("healthz", healthz, name="healthz"),
     path("accounts/", include("outreach.accounts.urls")),
     path("admin/", admin.site.urls),
+    path("dashboard/", include("outreach.dashboards.urls")),
 ]

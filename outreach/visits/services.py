@@ -31,3 +31,36 @@ def record_visit(*, client_id, household, campaign, visited_at, fraud_types=(), 
         return stored, False
     transaction.on_commit(lambda: field_data_changed.send(sender=Visit, village_ids={visit.village_id}))
     return visit, True
+
+
+def requalify_visits(campaign) -> int:
+    """Recompute ``is_qualified`` of every visit of ``campaign`` after its rule changed; return rows changed.
+
+    One UPDATE per outcome, so it stays a few statements at 3,000,000 visits; summaries follow the signal.
+    """
+    from django.db.models import Exists, OuterRef, Q
+
+    rule = Q()
+    if campaign.require_entered:
+        rule &= Q(entered=True)
+    if campaign.require_met_person:
+        rule &= Q(met_person=True)
+    if campaign.require_signed:
+        rule &= Q(signed=True)
+    if campaign.require_explained:
+        explained = Visit.fraud_types.through.objects.filter(visit_id=OuterRef("pk"))
+        rule &= Q(explained=True) & Q(Exists(explained))
+    visits = Visit.objects.filter(campaign=campaign)
+    if not rule:
+        rule = Q(pk__isnull=False)  # no requirement: every visit counts
+    with transaction.atomic():
+        village_ids = set(
+            visits.filter((rule & Q(is_qualified=False)) | (~rule & Q(is_qualified=True)))
+            .values_list("village_id", flat=True)
+            .distinct()
+        )
+        changed = visits.filter(rule, is_qualified=False).update(is_qualified=True)
+        changed += visits.filter(~rule, is_qualified=True).update(is_qualified=False)
+    if village_ids:
+        transaction.on_commit(lambda: field_data_changed.send(sender=Visit, village_ids=village_ids))
+    return changed

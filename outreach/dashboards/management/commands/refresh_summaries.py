@@ -1,0 +1,23 @@
+from django.core.management.base import BaseCommand
+
+from outreach.dashboards.services import rebuild_summaries, refresh_pending
+
+
+class Command(BaseCommand):
+    help = (
+        "刷新排名用的汇总表（每村每日、每个党组织每日的累计数字）。不带参数时只重算被标记为已变化的村；"
+        "--all 从走访、住户、包联和党员数据全部重建（批量导入大量数据后运行）。可重复运行。"
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--all", action="store_true", help="全部重建")
+
+    def handle(self, *args, **options):
+        if options["all"]:
+            counts = rebuild_summaries()
+            if options["verbosity"]:
+                self.stdout.write("已全部重建：" + "，".join(f"{k} {v:,}" for k, v in counts.items()))
+        else:
+            n = refresh_pending()
+            if options["verbosity"]:
+                self.stdout.write(f"已刷新 {n} 个村的汇总")

@@ -1,0 +1,239 @@
+"""Every figure the campaign is judged by, defined once: name, numerator, denominator, definition.
+
+Rankings, tables, exports, bulletins and the ``leaderboard`` command all read these definitions. A rate is
+kept as two integers (numerator, denominator) and turned into a number only for sorting (an exact
+``Fraction``) and for display (rounded half up to two decimals): no float ever decides a rank. A missing
+or zero denominator gives ``None``, shown as "—" and sorted last in either direction.
+"""
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+DASH = "—"
+
+# Integer figures a ranking row carries (official from RegistrationReport, field from the summaries).
+FIGURES = {
+    "population": "常住人口",
+    "registered": "安装注册人数",
+    "verified": "实名用户数",
+    "households": "住户数",
+    "assigned": "已包联户数",
+    "visited": "有效入户户数",
+    "signed": "签承诺书户数",
+    "visits": "走访次数",
+    "qualified_visits": "有效走访次数",
+    "members": "党员数",
+    "active_members": "参与走访党员数",
+    "app_installed": "走访安装App人数",
+    "app_registered": "走访注册人数",
+    "app_verified": "走访实名人数",
+    "alerts_enabled": "开启预警人数",
+}
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A rate (numerator ÷ denominator) or a count (denominator ``None``) with its Chinese definition."""
+
+    key: str
+    name: str
+    numerator: str
+    denominator: str | None
+    definition: str
+    source: str  # "official" (通报数据) or "field" (本系统走访记录)
+
+    @property
+    def is_rate(self) -> bool:
+        return self.denominator is not None
+
+    def parts(self, row: dict) -> tuple[int | None, int | None]:
+        return row.get(self.numerator), (row.get(self.denominator) if self.denominator else None)
+
+    def value(self, row: dict):
+        """Exact value for sorting: a Fraction for a rate, an int for a count, None when undefined."""
+        num, den = self.parts(row)
+        if num is None:
+            return None
+        if not self.is_rate:
+            return num
+        if not den:
+            return None
+        return Fraction(num, den)
+
+    def display(self, row: dict) -> str:
+        return format_value(self, self.value(row))
+
+
+METRICS: list[Metric] = [
+    Metric(
+        "registration_rate",
+        "注册率",
+        "registered",
+        "population",
+        "安装注册人数 ÷ 常住人口（通报数据；常住人口取通报所给，未给时用第七次人口普查常住人口）",
+        "official",
+    ),
+    Metric(
+        "verification_rate",
+        "实名率",
+        "verified",
+        "population",
+        "实名用户数 ÷ 常住人口（通报数据）",
+        "official",
+    ),
+    Metric(
+        "verified_share",
+        "实名/注册",
+        "verified",
+        "registered",
+        "实名用户数 ÷ 安装注册人数（通报数据）",
+        "official",
+    ),
+    Metric(
+        "coverage_rate",
+        "包联覆盖率",
+        "assigned",
+        "households",
+        "本活动中已有包联党员的住户数 ÷ 花名册住户数",
+        "field",
+    ),
+    Metric(
+        "visit_rate",
+        "入户率",
+        "visited",
+        "households",
+        "截至当日有过至少一次有效走访的住户数 ÷ 花名册住户数（有效走访按活动规则，默认真人见、讲解至少一类诈骗、签承诺书）",
+        "field",
+    ),
+    Metric(
+        "pledge_rate",
+        "承诺书签署率",
+        "signed",
+        "households",
+        "截至当日在走访中签了承诺书的住户数 ÷ 花名册住户数",
+        "field",
+    ),
+    Metric(
+        "participation_rate",
+        "党员参与率",
+        "active_members",
+        "members",
+        "截至当日至少有一次有效走访的党员数 ÷ 在岗党员数（按党员所在党组织归属）",
+        "field",
+    ),
+    Metric(
+        "app_registered",
+        "走访注册App人数",
+        "app_registered",
+        None,
+        "截至当日走访记录中现场注册国家反诈中心App的人数（计数，不是比率）",
+        "field",
+    ),
+    Metric(
+        "install_to_register",
+        "安装→注册",
+        "app_registered",
+        "app_installed",
+        "走访记录：现场注册人数 ÷ 现场安装人数",
+        "field",
+    ),
+    Metric(
+        "register_to_verify",
+        "注册→实名",
+        "app_verified",
+        "app_registered",
+        "走访记录：现场实名人数 ÷ 现场注册人数",
+        "field",
+    ),
+    Metric(
+        "verify_to_alerts",
+        "实名→预警开启",
+        "alerts_enabled",
+        "app_verified",
+        "走访记录：开启来电预警人数 ÷ 现场实名人数（乡镇以开启预警为注册完成）",
+        "field",
+    ),
+]
+BY_KEY = {m.key: m for m in METRICS}
+BY_NAME = {m.name: m for m in METRICS}
+DEFAULT_METRIC = "registration_rate"
+# Level → the metric a ranking of that level sorts by unless told otherwise.
+DEFAULT_METRIC_BY_LEVEL = {
+    "county": "registration_rate",
+    "town": "visit_rate",
+    "zone": "visit_rate",
+    "village": "visit_rate",
+    "grid": "visit_rate",
+    "organization": "participation_rate",
+}
+# The App funnel from the field records: 已安装 → 已注册 → 已实名 → 预警已开启.
+FUNNEL = [
+    ("app_installed", "已安装"),
+    ("app_registered", "已注册"),
+    ("app_verified", "已实名"),
+    ("alerts_enabled", "预警已开启"),
+]
+
+
+def get_metric(key_or_name: str) -> Metric:
+    """A metric by its key (``registration_rate``) or its Chinese name (``注册率``)."""
+    metric = BY_KEY.get(key_or_name) or BY_NAME.get(key_or_name)
+    if metric is None:
+        names = "、".join(m.name for m in METRICS)
+        raise KeyError(f"没有这个指标：{key_or_name}（可选：{names}）")
+    return metric
+
+
+def rate_basis_points(num: int, den: int) -> int:
+    """num ÷ den in hundredths of a percent, rounded half up, from integers only."""
+    return (num * 20000 + den) // (2 * den)
+
+
+def format_rate(num: int | None, den: int | None) -> str:
+    if num is None or not den:
+        return DASH
+    bp = rate_basis_points(num, den)
+    return f"{bp // 100}.{bp % 100:02d}%"
+
+
+def format_value(metric: Metric, value) -> str:
+    if value is None:
+        return DASH
+    if not metric.is_rate:
+        return f"{value:,}"
+    return format_rate(value.numerator, value.denominator)
+
+
+def format_delta(metric: Metric, current, previous) -> str:
+    """The change of ``metric`` since the previous report: "+0.35" (percentage points) or "+120"."""
+    if current is None or previous is None:
+        return DASH
+    diff = current - previous
+    if not metric.is_rate:
+        return f"{diff:+,}"
+    bp = rate_basis_points(abs(diff.numerator), diff.denominator)
+    sign = "-" if diff < 0 else "+"
+    return f"{sign}{bp // 100}.{bp % 100:02d}"
+
+
+def sort_key(value, descending: bool = True):
+    """A key that puts ``None`` last whichever way the list is sorted."""
+    if value is None:
+        return (1, 0)
+    return (0, -value if descending else value)
+
+
+def rank_rows(rows: list[dict], metric: Metric) -> list[dict]:
+    """Sort ``rows`` best first by ``metric`` and number them; equal values share a rank (1, 2, 2, 4)."""
+    for row in rows:
+        row["_value"] = metric.value(row)
+    rows.sort(key=lambda r: (sort_key(r["_value"]), r.get("code") or "", r.get("name") or ""))
+    previous, rank = object(), 0
+    for position, row in enumerate(rows, start=1):
+        if row["_value"] is None:
+            row["rank"] = None
+            continue
+        if row["_value"] != previous:
+            rank, previous = position, row["_value"]
+        row["rank"] = rank
+    return rows

@@ -1,0 +1,501 @@
+"""Reads of the dashboards area: rankings, trends and chase lists as plain data (lists of dicts).
+
+Every ranking costs a fixed number of queries whatever the number of rows: official figures come from the
+small RegistrationReport table, field figures from the per-day summary rows (``models``), grids of one village
+from that village's own households and visits. Scoping of who may open which ranking is the views' job
+(``get_in_scope_or_404`` on the parent place); lists of people go through ``scope_queryset`` here.
+"""
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    IntegerField,
+    Max,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.utils import timezone
+
+from outreach.accounts.scoping import scope_queryset
+from outreach.campaigns.models import Assignment, Campaign
+from outreach.dashboards import metrics as m
+from outreach.dashboards.models import OrganizationDaySummary, VillageDaySummary
+from outreach.dashboards.services import refresh_pending
+from outreach.people.models import Household, PartyMember, PartyOrganization
+from outreach.places.models import County, GridArea, Town, Village, Zone
+from outreach.registrations.models import RegistrationReport
+from outreach.visits.models import Visit
+
+LEVELS = {
+    "county": "县（市、区）",
+    "town": "乡镇（街道）",
+    "zone": "作战宣传片区",
+    "village": "村（社区）",
+    "grid": "网格",
+    "organization": "党组织",
+}
+# Where a row of each level drills down to.
+CHILD_LEVEL = {"county": "town", "town": "village", "zone": "town", "village": "grid"}
+FIELD_FIGURES = [
+    "households",
+    "assigned",
+    "visited",
+    "signed",
+    "visits",
+    "qualified_visits",
+    "app_installed",
+    "app_registered",
+    "app_verified",
+    "alerts_enabled",
+]
+# An official report older than this is not shown as the figure of a later date.
+REPORT_WINDOW_DAYS = 31
+
+
+@dataclass
+class Ranking:
+    level: str
+    parent: object | None
+    as_of: dt.date
+    previous_as_of: dt.date | None
+    metric: m.Metric
+    campaign: Campaign | None
+    rows: list[dict] = field(default_factory=list)
+
+    @property
+    def level_name(self) -> str:
+        return LEVELS[self.level]
+
+    @property
+    def child_level(self) -> str | None:
+        return CHILD_LEVEL.get(self.level)
+
+
+def current_campaign(as_of: dt.date | None = None) -> Campaign | None:
+    """The campaign running on ``as_of`` (the latest-started one), else the latest campaign."""
+    qs = Campaign.objects.order_by("-start_date", "-pk")
+    if as_of is not None:
+        running = qs.filter(start_date__lte=as_of, end_date__gte=as_of).first()
+        if running is not None:
+            return running
+    return qs.first()
+
+
+def latest_report_date() -> dt.date | None:
+    return RegistrationReport.objects.filter(town__isnull=True).aggregate(d=Max("as_of"))["d"]
+
+
+def default_as_of() -> dt.date:
+    """The latest county report date, or today when there is none."""
+    return latest_report_date() or timezone.localdate()
+
+
+def previous_report_date(as_of: dt.date) -> dt.date | None:
+    """The report date before ``as_of`` (county reports), else the day before."""
+    day = RegistrationReport.objects.filter(town__isnull=True, as_of__lt=as_of).aggregate(d=Max("as_of"))["d"]
+    return day or (as_of - dt.timedelta(days=1))
+
+
+def report_dates(limit: int = 60) -> list[dt.date]:
+    return list(
+        RegistrationReport.objects.filter(town__isnull=True)
+        .order_by("-as_of")
+        .values_list("as_of", flat=True)
+        .distinct()[:limit]
+    )
+
+
+# ----------------------------------------------------------------------------------------------- figures
+
+
+def _summary_day(campaign: Campaign | None, as_of: dt.date) -> dt.date | None:
+    if campaign is None or as_of < campaign.start_date:
+        return None
+    return min(as_of, campaign.end_date)
+
+
+def _sum_fields(names):
+    return {name: Sum(name) for name in names}
+
+
+class _Sums:
+    """Summary sums for the current and the previous date of one ranking, each fetched once for both days."""
+
+    def __init__(self, campaign, days):
+        self.campaign = campaign
+        self.days = sorted({d for d in days if d is not None})
+        self.cache = {}
+
+    def _fetch(self, key, build):
+        if key not in self.cache:
+            found = defaultdict(dict)
+            if self.campaign is not None and self.days:
+                for row in build():
+                    found[row.pop("day")][row.pop("unit")] = row
+            self.cache[key] = found
+        return self.cache[key]
+
+    def village(self, day, group: str, **filters) -> dict[int, dict]:
+        def build():
+            return (
+                VillageDaySummary.objects.filter(campaign=self.campaign, day__in=self.days, **filters)
+                .order_by()
+                .values("day", unit=F(group))
+                .annotate(**_sum_fields(FIELD_FIGURES))
+            )
+
+        return self._fetch(("village", group, tuple(sorted(filters.items()))), build).get(day, {})
+
+    def member(self, day, group: str, **filters) -> dict[int, dict]:
+        def build():
+            return (
+                OrganizationDaySummary.objects.filter(campaign=self.campaign, day__in=self.days, **filters)
+                .order_by()
+                .values("day", unit=F(group))
+                .annotate(members=Sum("members"), active_members=Sum("active_members"))
+            )
+
+        return self._fetch(("member", group, tuple(sorted(filters.items()))), build).get(day, {})
+
+    def organizations(self, day, **filters) -> dict[int, dict]:
+        def build():
+            return OrganizationDaySummary.objects.filter(campaign=self.campaign, day__in=self.days, **filters).values(
+                "day", "members", "active_members", *FIELD_FIGURES, unit=F("organization_id")
+            )
+
+        return self._fetch(("organization", tuple(sorted(filters.items()))), build).get(day, {})
+
+    def places(self, key, build) -> list:
+        if key not in self.cache:
+            self.cache[key] = list(build())
+        return self.cache[key]
+
+
+def _official(as_of, level: str, **filters) -> dict[int, dict]:
+    """The latest report on or before ``as_of`` (within the window) per county or town: two small queries."""
+    key = "county_id" if level == "county" else "town_id"
+    qs = RegistrationReport.objects.filter(
+        as_of__lte=as_of, as_of__gte=as_of - dt.timedelta(days=REPORT_WINDOW_DAYS), **filters
+    )
+    qs = qs.filter(town__isnull=True) if level == "county" else qs.filter(town__isnull=False)
+    latest = list(qs.order_by().values_list(key).annotate(day=Max("as_of")))
+    if not latest:
+        return {}
+    which = Q()
+    for unit, day in latest:
+        which |= Q(**{key: unit, "as_of": day})
+    return {r[key]: r for r in qs.filter(which).values(key, "as_of", "registered", "verified", "population")}
+
+
+def _county_population(report: dict, county_population) -> int | None:
+    return report["population"] if report.get("population") else county_population
+
+
+def _unit_figures(level: str, parent, as_of: dt.date, campaign, sums: _Sums) -> list[dict]:
+    """Rows (code, name, pk and integer figures) of every unit of ``level`` under ``parent`` on ``as_of``."""
+    rows = []
+    day = _summary_day(campaign, as_of)
+    if level == "county":
+        official = _official(as_of, "county")
+        field_sums = sums.village(day, "county_id")
+        member_sums = sums.member(day, "county_id")
+        for pk, code, name, population in sums.places(
+            "counties", lambda: County.objects.order_by("code").values_list("pk", "code", "name", "population")
+        ):
+            row = {"pk": pk, "code": code, "name": name}
+            report = official.get(pk)
+            row["population"] = _county_population(report, population) if report else population
+            if report:
+                row.update(registered=report["registered"], verified=report["verified"], report_date=report["as_of"])
+            row.update(field_sums.get(pk, {}))
+            row.update(member_sums.get(pk, {}))
+            rows.append(row)
+    elif level in ("town", "zone"):
+        official = _official(as_of, "town", county=parent)
+        field_sums = sums.village(day, "town_id", county=parent)
+        member_sums = sums.member(day, "town_id", county=parent, town__isnull=False)
+        towns = {}
+        for pk, code, name in sums.places(
+            "towns", lambda: Town.objects.filter(county=parent).order_by("code").values_list("pk", "code", "name")
+        ):
+            row = {"pk": pk, "code": code, "name": name}
+            report = official.get(pk)
+            if report:
+                row.update(
+                    registered=report["registered"],
+                    verified=report["verified"],
+                    population=report["population"],
+                    report_date=report["as_of"],
+                )
+            row.update(field_sums.get(pk, {}))
+            row.update(member_sums.get(pk, {}))
+            towns[pk] = row
+        if level == "town":
+            rows = list(towns.values())
+        else:
+            members = defaultdict(list)
+            for zone_id, town_id in sums.places(
+                "zone_towns",
+                lambda: Zone.towns.through.objects.filter(zone__county=parent).values_list("zone_id", "town_id"),
+            ):
+                members[zone_id].append(town_id)
+            for pk, name in sums.places(
+                "zones", lambda: Zone.objects.filter(county=parent).order_by("name").values_list("pk", "name")
+            ):
+                row = {"pk": pk, "code": "", "name": name}
+                for town_id in members.get(pk, []):
+                    for key, value in towns[town_id].items():
+                        if key in m.FIGURES and value is not None:
+                            row[key] = row.get(key, 0) + value
+                row["towns"] = len(members.get(pk, []))
+                rows.append(row)
+    elif level == "village":
+        field_sums = sums.village(day, "village_id", town=parent)
+        member_sums = sums.member(day, "village_id", town=parent, village__isnull=False)
+        for pk, code, name in sums.places(
+            "villages",
+            lambda: (
+                Village.objects.filter(town=parent, is_placeholder=False)
+                .order_by("code")
+                .values_list("pk", "code", "short_name")
+            ),
+        ):
+            row = {"pk": pk, "code": code, "name": name}
+            row.update(field_sums.get(pk, {}))
+            row.update(member_sums.get(pk, {}))
+            rows.append(row)
+    elif level == "grid":
+        rows = _grid_figures(parent, as_of, campaign)
+    elif level == "organization":
+        filters = {"county": parent} if isinstance(parent, County) else {"town": parent}
+        summaries = sums.organizations(day, **filters)
+        for pk, name in sums.places(
+            "organizations",
+            lambda: PartyOrganization.objects.filter(**filters).order_by("name").values_list("pk", "name"),
+        ):
+            row = {"pk": pk, "code": "", "name": name}
+            row.update(summaries.get(pk, {}))
+            rows.append(row)
+    return rows
+
+
+def _grid_figures(village: Village, as_of: dt.date, campaign) -> list[dict]:
+    """Grids of one village, counted from the village's own rows (a few hundred households)."""
+    rows = {
+        pk: {"pk": pk, "code": "", "name": name}
+        for pk, name in GridArea.objects.filter(village=village).order_by("name").values_list("pk", "name")
+    }
+    no_grid = {"pk": None, "code": "", "name": "未划分网格"}
+
+    def put(grid_id, values):
+        (rows.get(grid_id) if grid_id in rows else no_grid).update(values)
+
+    for grid_id, n in Household.objects.filter(village=village).order_by().values_list("grid").annotate(n=Count("pk")):
+        put(grid_id, {"households": n})
+    if campaign is not None:
+        end = timezone.make_aware(dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time.min))
+        for grid_id, n in (
+            Assignment.objects.filter(campaign=campaign, household__village=village)
+            .order_by()
+            .values_list("household__grid")
+            .annotate(n=Count("pk"))
+        ):
+            put(grid_id, {"assigned": n})
+        visits = Visit.objects.filter(
+            campaign=campaign, county_id=village.county_id, town_id=village.town_id, village=village, visited_at__lt=end
+        )
+        for row in (
+            visits.order_by()
+            .values("grid")
+            .annotate(
+                visited=Count("household", distinct=True, filter=Q(is_qualified=True)),
+                signed=Count("household", distinct=True, filter=Q(signed=True)),
+                visits=Count("pk"),
+                qualified_visits=Count("pk", filter=Q(is_qualified=True)),
+                **_sum_fields(["app_installed", "app_registered", "app_verified", "alerts_enabled"]),
+            )
+        ):
+            put(row.pop("grid"), row)
+    result = list(rows.values())
+    if len(no_grid) > 3:
+        result.append(no_grid)
+    return result
+
+
+def _fill_defaults(rows: list[dict], level: str) -> None:
+    official = ("population", "registered", "verified")
+    for row in rows:
+        for key in m.FIGURES:
+            if key in official:
+                row.setdefault(key, None)
+            elif key in ("members", "active_members") and level == "grid":
+                row.setdefault(key, None)
+            else:
+                row[key] = row.get(key) or 0
+        row["gap"] = row["registered"] - row["app_registered"] if row.get("registered") is not None else None
+        for metric in m.METRICS:
+            row[f"v_{metric.key}"] = metric.value(row)
+
+
+def ranking(level: str, parent=None, as_of: dt.date | None = None, metric: str | None = None) -> Ranking:
+    """The ranking of every unit of ``level`` under ``parent`` on ``as_of``, with the change since the
+    previous report date (rank moves and value Δ of the ranking metric)."""
+    if level not in LEVELS:
+        raise KeyError(f"没有这个层级：{level}")
+    refresh_pending()
+    as_of = as_of or default_as_of()
+    metric_obj = m.get_metric(metric or m.DEFAULT_METRIC_BY_LEVEL[level])
+    campaign = current_campaign(as_of)
+    previous = previous_report_date(as_of)
+    same_campaign = campaign is not None and campaign.start_date <= previous <= campaign.end_date
+    sums = _Sums(campaign, [_summary_day(campaign, as_of), _summary_day(campaign, previous)])
+    rows = _unit_figures(level, parent, as_of, campaign, sums)
+    _fill_defaults(rows, level)
+    m.rank_rows(rows, metric_obj)
+    before = {}
+    if previous is not None:
+        if same_campaign:
+            prev_rows = _unit_figures(level, parent, previous, campaign, sums)
+        else:
+            prev_campaign = current_campaign(previous)
+            prev_sums = _Sums(prev_campaign, [_summary_day(prev_campaign, previous)])
+            prev_rows = _unit_figures(level, parent, previous, prev_campaign, prev_sums)
+        _fill_defaults(prev_rows, level)
+        m.rank_rows(prev_rows, metric_obj)
+        before = {r["pk"]: r for r in prev_rows}
+    for row in rows:
+        prev = before.get(row["pk"])
+        row["previous_rank"] = prev["rank"] if prev else None
+        row["rank_change"] = (
+            prev["rank"] - row["rank"] if prev and prev["rank"] is not None and row["rank"] is not None else None
+        )
+        row["delta"] = m.format_delta(metric_obj, row["_value"], prev["_value"] if prev else None)
+        row["value"] = metric_obj.display(row)
+    return Ranking(level, parent, as_of, previous, metric_obj, campaign, rows)
+
+
+# ------------------------------------------------------------------------------------------------ trends
+
+
+def registration_trend(until: dt.date, days: int = 120) -> dict:
+    """注册率 per county on every county report date of the last ``days`` days: {dates, series}."""
+    populations = dict(County.objects.values_list("pk", "population"))
+    names = dict(County.objects.order_by("code").values_list("pk", "name"))
+    reports = RegistrationReport.objects.filter(
+        town__isnull=True, as_of__lte=until, as_of__gt=until - dt.timedelta(days=days)
+    ).values_list("county_id", "as_of", "registered", "population")
+    points = defaultdict(dict)
+    dates = set()
+    for county_id, day, registered, population in reports:
+        pop = population or populations.get(county_id)
+        dates.add(day)
+        points[county_id][day] = m.Fraction(registered, pop) if pop else None
+    dates = sorted(dates)
+    series = [{"name": names[pk], "values": [points[pk].get(day) for day in dates]} for pk in names if pk in points]
+    return {"dates": dates, "series": series}
+
+
+def progress_trend(campaign: Campaign | None, until: dt.date, county=None, step_days: int = 7) -> dict:
+    """入户率 over the campaign (weekly points and ``until``) against the campaign's target."""
+    if campaign is None:
+        return {"dates": [], "series": [], "target": None}
+    end = min(until, campaign.end_date)
+    days = []
+    day = campaign.start_date
+    while day < end:
+        days.append(day)
+        day += dt.timedelta(days=step_days)
+    days.append(end)
+    qs = VillageDaySummary.objects.filter(campaign=campaign, day__in=days)
+    if county is not None:
+        qs = qs.filter(county=county)
+    sums = {r["day"]: r for r in qs.order_by().values("day").annotate(h=Sum("households"), v=Sum("visited"))}
+    values = []
+    for day in days:
+        r = sums.get(day)
+        values.append(m.Fraction(r["v"], r["h"]) if r and r["h"] else None)
+    target = m.Fraction(int(campaign.target_visit_rate * 100), 10000)
+    return {"dates": days, "series": [{"name": "入户率", "values": values}], "target": target}
+
+
+# ------------------------------------------------------------------------------------------ chase lists
+
+
+def members_without_visit(user, days: int, as_of: dt.date | None = None):
+    """Active members in ``user``'s scope with no visit in the last ``days`` days (never visited first)."""
+    as_of = as_of or timezone.localdate()
+    cutoff = timezone.make_aware(dt.datetime.combine(as_of - dt.timedelta(days=days - 1), dt.time.min))
+    last = Visit.objects.filter(visitor=OuterRef("pk")).order_by("-visited_at").values("visited_at")[:1]
+    qs = scope_queryset(user, PartyMember.objects.filter(is_active=True))
+    return (
+        qs.annotate(last_visit=Subquery(last))
+        .filter(Q(last_visit__isnull=True) | Q(last_visit__lt=cutoff))
+        .select_related("organization", "county")
+        .order_by(F("last_visit").asc(nulls_first=True), "pk")
+    )
+
+
+def households_never_visited(user, campaign: Campaign | None):
+    """Households in ``user``'s scope with no visit in ``campaign``, vulnerable households first."""
+    qs = scope_queryset(user, Household.objects.all())
+    visits = Visit.objects.filter(household=OuterRef("pk"))
+    if campaign is not None:
+        visits = visits.filter(campaign=campaign)
+    vulnerable = Q(elderly_alone=True) | Q(left_behind=True) | Q(student_family=True) | Q(no_smartphone=True)
+    return (
+        qs.filter(~Exists(visits))
+        .annotate(priority=Case(When(vulnerable, then=Value(0)), default=Value(1), output_field=IntegerField()))
+        .select_related("village", "town", "grid")
+        .order_by("priority", "village_id", "pk")
+    )
+
+
+def villages_below_target(user, campaign: Campaign | None, as_of: dt.date, limit: int = 300) -> tuple[list[dict], int]:
+    """Villages in ``user``'s scope whose 入户率 on ``as_of`` is below the campaign target, lowest first
+    (at most ``limit`` of them), and how many there are in all."""
+    refresh_pending()
+    day = _summary_day(campaign, as_of)
+    if day is None:
+        return [], 0
+    target_bp = int(campaign.target_visit_rate * 100)
+    villages = scope_queryset(user, Village.objects.all())
+    below = (
+        VillageDaySummary.objects.filter(campaign=campaign, day=day, village__in=villages.values("pk"))
+        .annotate(done=F("visited") * 10000, needed=F("households") * target_bp)
+        .filter(households__gt=0, done__lt=F("needed"))
+    )
+    total = below.count()
+    # Ordering only (display comes from the integers): a float ratio is exact enough to list the lowest first.
+    rows = (
+        below.annotate(ratio=ExpressionWrapper(F("visited") * 1.0 / F("households"), output_field=FloatField()))
+        .select_related("village", "town", "county")
+        .order_by("ratio", "village__code")[:limit]
+    )
+    metric = m.BY_KEY["visit_rate"]
+    result = []
+    for s in rows:
+        figures = {"visited": s.visited, "households": s.households}
+        result.append(
+            {
+                "village": s.village,
+                "town": s.town,
+                "county": s.county,
+                "households": s.households,
+                "visited": s.visited,
+                "display": metric.display(figures),
+                "missing": max(0, -(-s.households * target_bp // 10000) - s.visited),
+            }
+        )
+    return result, total

@@ -1,0 +1,44 @@
+"""Receivers that keep the summary rows honest: lower apps send signals, they never import dashboards."""
+
+from django.db.models.signals import post_save, pre_save
+from django.dispatch import receiver
+
+from outreach.campaigns.models import Campaign
+from outreach.dashboards.services import mark_villages_stale
+from outreach.lib.signals import field_data_changed, registration_data_changed
+
+RULE_FIELDS = ("require_entered", "require_met_person", "require_explained", "require_signed")
+
+
+@receiver(field_data_changed, dispatch_uid="dashboards_field_data_changed")
+def on_field_data_changed(sender, village_ids=(), **kwargs):
+    # Only a mark: the rebuild runs before the next ranking is read, so a visit POST stays cheap.
+    mark_villages_stale(village_ids)
+
+
+@receiver(registration_data_changed, dispatch_uid="dashboards_registration_data_changed")
+def on_registration_data_changed(sender, county_ids=(), dates=(), **kwargs):
+    # Official figures are read straight from RegistrationReport (at most one row per county and date,
+    # found by the as_of index), so there is no summary to refresh; bulletins already issued keep
+    # their copied figures by design.
+    return None
+
+
+@receiver(pre_save, sender=Campaign, dispatch_uid="dashboards_campaign_rule_before")
+def remember_rule(sender, instance, **kwargs):
+    if instance.pk is None:
+        instance._rule_before = None
+        return
+    instance._rule_before = Campaign.objects.filter(pk=instance.pk).values_list(*RULE_FIELDS).first()
+
+
+@receiver(post_save, sender=Campaign, dispatch_uid="dashboards_campaign_rule_after")
+def requalify_on_rule_change(sender, instance, created, raw=False, **kwargs):
+    if created or raw:
+        return
+    before = getattr(instance, "_rule_before", None)
+    after = tuple(getattr(instance, f) for f in RULE_FIELDS)
+    if before is not None and tuple(before) != after:
+        from outreach.visits.services import requalify_visits
+
+        requalify_visits(instance)

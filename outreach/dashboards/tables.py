@@ -1,0 +1,197 @@
+"""Ranking tables: columns declared once; levels leave out the columns that mean nothing for them."""
+
+import django_tables2 as tables
+from django.utils.html import conditional_escape, format_html
+from django.utils.safestring import mark_safe
+from django_tables2.data import TableListData
+from django_tables2.utils import Accessor, OrderBy
+
+from outreach.dashboards import metrics as m
+
+
+class NoneLastListData(TableListData):
+    """List data sorted so that rows without a figure ("—") come last in either direction."""
+
+    def order_by(self, aliases):
+        accessors = []
+        for alias in aliases:
+            bound = self.table.columns[OrderBy(alias).bare]
+            # As in TableListData: the bound column's order_by already reflects the current direction.
+            accessors += bound.order_by.opposite if alias[0] != bound.order_by_alias[0] else bound.order_by
+        for order in reversed(accessors):
+            accessor = Accessor(order.bare)
+            present = [r for r in self.data if accessor.resolve(r, quiet=True) is not None]
+            missing = [r for r in self.data if accessor.resolve(r, quiet=True) is None]
+            present.sort(key=lambda r, a=accessor: a.resolve(r, quiet=True), reverse=order.is_descending)
+            self.data[:] = present + missing
+
+
+class BaseTable(tables.Table):
+    """Project base: list data with "—" last, the app's CSS class, a Chinese empty text."""
+
+    class Meta:
+        attrs = {"class": "data-table"}
+        empty_text = "没有数据"
+        orderable = True
+        template_name = "dashboards/table.html"
+
+    def __init__(self, data, *args, **kwargs):
+        if isinstance(data, list):
+            data = NoneLastListData(data)
+        super().__init__(data, *args, **kwargs)
+
+    def tbody_html(self):
+        """The body rows as HTML, built in Python: django-tables2's per-cell template rendering (signature
+        inspection, attrs per cell) cost ~90 ms for a 13-row ranking; this costs under 1 ms."""
+        columns = []
+        for bound in self.columns:
+            if not bound.visible:
+                continue
+            css = bound.attrs.get("td", {}).get("class", "")
+            opening = format_html('<td class="{}">', css) if css else mark_safe("<td>")
+            columns.append((bound.column, bound.name, opening))
+        out = []
+        for record in self.data:
+            cells = []
+            for column, name, opening in columns:
+                if hasattr(column, "cell_html"):
+                    value = column.cell_html(record)
+                else:
+                    value = record.get(name)
+                    value = m.DASH if value is None else value
+                cells.append(f"{opening}{conditional_escape(value)}</td>")
+            out.append("<tr>" + "".join(cells) + "</tr>")
+        return mark_safe("".join(out))
+
+    def export_rows(self):
+        """Header and rows in the table's visible columns, numbers as numbers, for .xlsx."""
+        columns = [c for c in self.columns if c.visible]
+        yield [str(c.header) for c in columns]
+        for row in self.rows:
+            yield [
+                c.column.export_value(row.record) if hasattr(c.column, "export_value") else row.get_cell_value(c.name)
+                for c in columns
+            ]
+
+
+class FigureColumn(tables.Column):
+    """An integer figure, shown with thousands separators; "—" when unknown."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("attrs", {"td": {"class": "num"}, "th": {"class": "num"}})
+        kwargs.setdefault("default", m.DASH)
+        super().__init__(*args, **kwargs)
+
+    def render(self, value):
+        return f"{value:,}"
+
+    def cell_html(self, record):
+        value = self.accessor.resolve(record, quiet=True)
+        return m.DASH if value is None else f"{value:,}"
+
+    def export_value(self, record):
+        return self.accessor.resolve(record, quiet=True)
+
+
+class MetricColumn(tables.Column):
+    """A metric from ``metrics``: sorted on its exact value, shown rounded, with its definition as title."""
+
+    def __init__(self, key: str, **kwargs):
+        self.metric = m.BY_KEY[key]
+        kwargs.setdefault("attrs", {"td": {"class": "num"}, "th": {"class": "num", "title": self.metric.definition}})
+        kwargs.setdefault("default", m.DASH)
+        super().__init__(verbose_name=self.metric.name, accessor=f"v_{key}", **kwargs)
+
+    def render(self, value):
+        return m.format_value(self.metric, value)
+
+    def export_value(self, record):
+        return m.format_value(self.metric, record.get(f"v_{self.metric.key}"))
+
+    cell_html = export_value
+
+
+class RankChangeColumn(tables.Column):
+    def __init__(self, **kwargs):
+        super().__init__(verbose_name="名次升降", accessor="rank_change", default=m.DASH, **kwargs)
+
+    def render(self, value):
+        if value > 0:
+            return format_html('<span class="up">↑{}</span>', value)
+        if value < 0:
+            return format_html('<span class="down">↓{}</span>', -value)
+        return "—"
+
+    def cell_html(self, record):
+        value = record.get("rank_change")
+        return m.DASH if value is None else self.render(value)
+
+    def export_value(self, record):
+        value = record.get("rank_change")
+        if value is None:
+            return m.DASH
+        return f"↑{value}" if value > 0 else (f"↓{-value}" if value < 0 else "持平")
+
+
+class NameColumn(tables.Column):
+    def render(self, value, record):
+        if record.get("url"):
+            return format_html('<a href="{}">{}</a>', record["url"], value)
+        return value
+
+    def cell_html(self, record):
+        return self.render(record.get("name"), record)
+
+    def export_value(self, record):
+        return record.get("name")
+
+
+OFFICIAL_COLUMNS = ["population", "registered", "verified", "registration_rate", "verification_rate", "verified_share"]
+MEMBER_COLUMNS = ["members", "active_members", "participation_rate"]
+
+
+class RankingTable(BaseTable):
+    rank = FigureColumn(verbose_name="名次")
+    rank_change = RankChangeColumn()
+    name = NameColumn(verbose_name="单位", attrs={"td": {"class": "name"}})
+    delta = tables.Column(verbose_name="较上期", orderable=False, attrs={"td": {"class": "num"}})
+    population = FigureColumn(verbose_name="常住人口")
+    registered = FigureColumn(verbose_name="安装注册人数")
+    verified = FigureColumn(verbose_name="实名用户数")
+    registration_rate = MetricColumn("registration_rate")
+    verification_rate = MetricColumn("verification_rate")
+    verified_share = MetricColumn("verified_share")
+    households = FigureColumn(verbose_name="住户数")
+    assigned = FigureColumn(verbose_name="已包联户数")
+    coverage_rate = MetricColumn("coverage_rate")
+    visited = FigureColumn(verbose_name="有效入户户数")
+    visit_rate = MetricColumn("visit_rate")
+    signed = FigureColumn(verbose_name="签承诺书户数")
+    pledge_rate = MetricColumn("pledge_rate")
+    members = FigureColumn(verbose_name="党员数")
+    active_members = FigureColumn(verbose_name="参与走访党员数")
+    participation_rate = MetricColumn("participation_rate")
+    app_installed = FigureColumn(verbose_name="已安装")
+    app_registered = FigureColumn(verbose_name="已注册")
+    install_to_register = MetricColumn("install_to_register")
+    app_verified = FigureColumn(verbose_name="已实名")
+    register_to_verify = MetricColumn("register_to_verify")
+    alerts_enabled = FigureColumn(verbose_name="预警已开启")
+    verify_to_alerts = MetricColumn("verify_to_alerts")
+    gap = FigureColumn(verbose_name="通报注册−走访注册")
+
+    class Meta(BaseTable.Meta):
+        pass
+
+    EXCLUDED_BY_LEVEL = {
+        "county": [],
+        "town": [],
+        "zone": [],
+        "village": OFFICIAL_COLUMNS + ["gap"],
+        "grid": OFFICIAL_COLUMNS + ["gap"] + MEMBER_COLUMNS,
+        "organization": OFFICIAL_COLUMNS + ["gap", "coverage_rate", "assigned"],
+    }
+
+    @classmethod
+    def for_level(cls, level: str, rows: list[dict], **kwargs):
+        return cls(rows, exclude=cls.EXCLUDED_BY_LEVEL[level], **kwargs)

@@ -1,0 +1,18 @@
+from django.urls import path
+
+from outreach.dashboards import views
+
+app_name = "dashboards"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("rank/county/", views.county_ranking, name="county_ranking"),
+    path("rank/<slug:level>/<int:parent_pk>/", views.ranking, name="ranking"),
+    path("trends/", views.trends, name="trends"),
+    path("chase/members/", views.chase_members, name="chase_members"),
+    path("chase/households/", views.chase_households, name="chase_households"),
+    path("chase/villages/", views.chase_villages, name="chase_villages"),
+    path("bulletins/", views.bulletin_list, name="bulletin_list"),
+    path("bulletins/issue/", views.bulletin_issue, name="bulletin_issue"),
+    path("bulletins/<int:pk>/", views.bulletin_detail, name="bulletin_detail"),
+]

@@ -1,0 +1,453 @@
+"""Dashboard pages: thin views over ``queries`` (reads) and ``services`` (issuing a 通报)."""
+
+import datetime as dt
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.dateparse import parse_date
+from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_http_methods
+from django_tables2 import RequestConfig
+from django_tables2.paginators import LazyPaginator
+
+from outreach.accounts.models import AccessLog, Role
+from outreach.accounts.privacy import display_phone
+from outreach.accounts.scoping import get_in_scope_or_404, scope_queryset
+from outreach.accounts.services import record_access
+from outreach.dashboards import charts, exports, queries
+from outreach.dashboards import metrics as m
+from outreach.dashboards.models import Bulletin
+from outreach.dashboards.services import issue_bulletin
+from outreach.dashboards.tables import RankingTable
+from outreach.places.models import County, GridArea, Town, Village
+
+VILLAGES_SHOWN = 300
+# Level of the rows → the model of the place the ranking is inside.
+PARENT_MODEL = {"town": County, "zone": County, "organization": County, "village": Town, "grid": Village}
+
+
+def _as_of(request) -> dt.date:
+    value = request.GET.get("date")
+    day = parse_date(value) if value else None
+    return day or queries.default_as_of()
+
+
+def _metric_key(request, level: str) -> str:
+    key = request.GET.get("metric") or m.DEFAULT_METRIC_BY_LEVEL[level]
+    return key if key in m.BY_KEY else m.DEFAULT_METRIC_BY_LEVEL[level]
+
+
+def _drill_url(level: str, pk, request) -> str | None:
+    child = queries.CHILD_LEVEL.get(level)
+    if child is None or pk is None:
+        return None
+    query = {k: request.GET[k] for k in ("date",) if request.GET.get(k)}
+    url = reverse("dashboards:ranking", args=[child, pk])
+    return f"{url}?{urlencode(query)}" if query else url
+
+
+def _breadcrumbs(parent) -> list[tuple[str, str]]:
+    crumbs = [("运城市", reverse("dashboards:county_ranking"))]
+    county = town = village = None
+    if isinstance(parent, County):
+        county = parent
+    elif isinstance(parent, Town):
+        town, county = parent, parent.county
+    elif isinstance(parent, Village):
+        village, town, county = parent, parent.town, parent.county
+    if county:
+        crumbs.append((county.name, reverse("dashboards:ranking", args=["town", county.pk])))
+    if town:
+        crumbs.append((town.name, reverse("dashboards:ranking", args=["village", town.pk])))
+    if village:
+        crumbs.append((village.short_name, reverse("dashboards:ranking", args=["grid", village.pk])))
+    return crumbs
+
+
+def _funnel(rows) -> list[dict]:
+    totals = {key: sum(r.get(key) or 0 for r in rows) for key, _ in m.FUNNEL}
+    steps, before = [], None
+    for key, label in m.FUNNEL:
+        steps.append(
+            {
+                "label": label,
+                "count": totals[key],
+                "conversion": m.format_rate(totals[key], before) if before is not None else "",
+            }
+        )
+        before = totals[key]
+    return steps
+
+
+@login_required
+def home(request):
+    """The page staff open first: the city's county ranking (published to every county)."""
+    return _ranking_page(request, "county", None)
+
+
+@login_required
+def county_ranking(request):
+    return _ranking_page(request, "county", None)
+
+
+@login_required
+def ranking(request, level: str, parent_pk: int):
+    model = PARENT_MODEL.get(level)
+    if model is None:
+        raise Http404("没有这个排名")
+    # Only the county ranking is published to everyone; inside a place, the place must be in scope.
+    parent = get_in_scope_or_404(request.user, model.objects.select_related(), pk=parent_pk)
+    return _ranking_page(request, level, parent)
+
+
+def _ranking_page(request, level: str, parent):
+    as_of = _as_of(request)
+    result = queries.ranking(level, parent, as_of, _metric_key(request, level))
+    for row in result.rows:
+        row["url"] = _drill_url(level, row["pk"], request)
+    table = RankingTable.for_level(level, result.rows, order_by_field="sort")
+    RequestConfig(request, paginate=False).configure(table)
+    scope_name = parent.name if parent is not None else "运城市"
+    title = f"{scope_name} {result.level_name}排名"
+    if request.GET.get("export") == "xlsx":
+        filename = f"{scope_name}{result.level_name}{result.metric.name}排名_{as_of:%Y%m%d}.xlsx"
+        body = exports.workbook_bytes(
+            title,
+            table.export_rows(),
+            subtitle=f"数据日期：{as_of:%Y-%m-%d}；排名指标：{result.metric.name}（{result.metric.definition}）",
+        )
+        record_access(
+            request.user, AccessLog.Kind.EXPORT, "排名", rows=len(result.rows), filename=filename, request=request
+        )
+        response = HttpResponse(body, content_type=exports.XLSX)
+        response["Content-Disposition"] = f"attachment; filename*=UTF-8''{_quote(filename)}"
+        return response
+    tabs = []
+    if isinstance(parent, County):
+        for lvl, label in (("town", "乡镇（街道）"), ("zone", "作战宣传片区"), ("organization", "党组织")):
+            tabs.append(
+                {"label": label, "url": reverse("dashboards:ranking", args=[lvl, parent.pk]), "active": lvl == level}
+            )
+    query = request.GET.copy()
+    query["export"] = "xlsx"
+    return render(
+        request,
+        "dashboards/ranking.html",
+        {
+            "title": title,
+            "result": result,
+            "table": table,
+            "metrics": m.METRICS,
+            "metric_choices": [
+                mm for mm in m.METRICS if level not in ("village", "grid", "organization") or mm.source == "field"
+            ],
+            "breadcrumbs": _breadcrumbs(parent),
+            "tabs": tabs,
+            "funnel": _funnel(result.rows),
+            "export_url": f"?{query.urlencode()}",
+            "report_dates": queries.report_dates(),
+        },
+    )
+
+
+def _quote(name: str) -> str:
+    from urllib.parse import quote
+
+    return quote(name)
+
+
+@login_required
+def trends(request):
+    as_of = _as_of(request)
+    campaign = queries.current_campaign(as_of)
+    county = None
+    if request.GET.get("county"):
+        county = get_in_scope_or_404(request.user, County.objects.all(), pk=request.GET["county"])
+    reg = queries.registration_trend(as_of)
+    progress = queries.progress_trend(campaign, as_of, county=county)
+    registration_target = (
+        m.Fraction(int(campaign.target_registration_rate * 100), 10000) if campaign is not None else None
+    )
+    return render(
+        request,
+        "dashboards/trends.html",
+        {
+            "title": "趋势",
+            "as_of": as_of,
+            "county": county,
+            "counties": scope_queryset(request.user, County.objects.all()),
+            "registration_chart": mark_safe(  # noqa: S308 - built by charts.line_chart, every text escaped
+                charts.line_chart(reg["dates"], reg["series"], registration_target, title="各县（市、区）注册率")
+            ),
+            "progress_chart": mark_safe(  # noqa: S308
+                charts.line_chart(
+                    progress["dates"],
+                    progress["series"],
+                    progress["target"],
+                    title=f"{county.name if county else '全市'}入户率与活动目标",
+                )
+            ),
+            "campaign": campaign,
+        },
+    )
+
+
+# ------------------------------------------------------------------------------------------- chase lists
+
+
+@login_required
+def chase_members(request):
+    try:
+        days = max(1, min(365, int(request.GET.get("days", 7))))
+    except ValueError:
+        days = 7
+    as_of = _as_of(request)
+    qs = queries.members_without_visit(request.user, days, as_of)
+    page = _page(request, qs)
+    rows = [
+        {
+            "name": p.name,
+            "phone": display_phone(request.user, p.phone),
+            "organization": p.organization.name,
+            "county": p.county.name,
+            "last_visit": p.last_visit,
+        }
+        for p in page.object_list
+    ]
+    return render(
+        request,
+        "dashboards/chase_members.html",
+        {"title": "督办清单：未走访党员", "rows": rows, "page": page, "days": days, "as_of": as_of},
+    )
+
+
+@login_required
+def chase_households(request):
+    as_of = _as_of(request)
+    campaign = queries.current_campaign(as_of)
+    qs = queries.households_never_visited(request.user, campaign)
+    grid = None
+    if request.GET.get("grid"):
+        grid = get_in_scope_or_404(request.user, GridArea.objects.select_related("village"), pk=request.GET["grid"])
+        qs = qs.filter(grid=grid)
+    page = _page(request, qs)
+    rows = [
+        {
+            "head_name": h.head_name,
+            "phone": display_phone(request.user, h.phone),
+            "address": h.address,
+            "place": f"{h.town.name}{h.village.short_name}{h.grid.name if h.grid else ''}",
+            "tags": "、".join(
+                label
+                for flag, label in (
+                    (h.elderly_alone, "独居老人"),
+                    (h.left_behind, "留守老人/儿童"),
+                    (h.student_family, "学生家庭"),
+                    (h.no_smartphone, "无智能手机"),
+                )
+                if flag
+            ),
+        }
+        for h in page.object_list
+    ]
+    return render(
+        request,
+        "dashboards/chase_households.html",
+        {"title": "督办清单：从未走访的住户", "rows": rows, "page": page, "grid": grid},
+    )
+
+
+@login_required
+def chase_villages(request):
+    as_of = _as_of(request)
+    campaign = queries.current_campaign(as_of)
+    rows, total = queries.villages_below_target(request.user, campaign, as_of, limit=VILLAGES_SHOWN)
+    return render(
+        request,
+        "dashboards/chase_villages.html",
+        {
+            "title": "督办清单：入户率未达目标的村",
+            "rows": rows,
+            "total": total,
+            "shown": VILLAGES_SHOWN,
+            "campaign": campaign,
+            "as_of": as_of,
+        },
+    )
+
+
+def _page(request, qs, per_page: int = 50):
+    paginator = LazyPaginator(qs, per_page)
+    try:
+        number = max(1, int(request.GET.get("page", 1)))
+    except ValueError:
+        number = 1
+    return paginator.page(number)
+
+
+# --------------------------------------------------------------------------------------------- bulletins
+
+
+def _bulletins_for(user):
+    """County-level bulletins are published to all; a county's town bulletins only inside its scope."""
+    counties = scope_queryset(user, County.objects.all()).values("pk")
+    return Bulletin.objects.filter(parent_county__isnull=True) | Bulletin.objects.filter(parent_county__in=counties)
+
+
+def _may_issue(user, parent_county) -> bool:
+    if user.is_superuser:
+        return True
+    if parent_county is None:
+        return user.role == Role.CITY
+    return (
+        user.role in (Role.CITY, Role.COUNTY)
+        and scope_queryset(user, County.objects.filter(pk=parent_county.pk)).exists()
+    )
+
+
+@login_required
+def bulletin_list(request):
+    bulletins = (
+        _bulletins_for(request.user).select_related("parent_county", "issued_by").order_by("-as_of", "-pk")[:200]
+    )
+    user = request.user
+    may_issue_towns = user.is_superuser or user.role in (Role.CITY, Role.COUNTY)
+    counties = list(scope_queryset(user, County.objects.order_by("code"))) if may_issue_towns else []
+    return render(
+        request,
+        "dashboards/bulletin_list.html",
+        {
+            "title": "通报",
+            "bulletins": bulletins,
+            "may_issue_city": _may_issue(request.user, None),
+            "issue_counties": counties,
+            "metrics": m.METRICS,
+            "as_of": queries.default_as_of(),
+        },
+    )
+
+
+@login_required
+@require_http_methods(["POST"])
+def bulletin_issue(request):
+    parent_county = None
+    if request.POST.get("county"):
+        parent_county = get_in_scope_or_404(request.user, County.objects.all(), pk=request.POST["county"])
+    if not _may_issue(request.user, parent_county):
+        raise PermissionDenied("没有签发该通报的权限")
+    day = parse_date(request.POST.get("date") or "")
+    metric = request.POST.get("metric") or "registration_rate"
+    if day is None or metric not in m.BY_KEY:
+        messages.error(request, "请填写正确的数据日期（如 2021-08-13）并选择排名指标")
+        return redirect("dashboards:bulletin_list")
+    bulletin = issue_bulletin(
+        as_of=day,
+        metric=metric,
+        user=request.user,
+        issuer=request.POST.get("issuer", "").strip()[:100],
+        title=request.POST.get("title", "").strip()[:200],
+        level="town" if parent_county else "county",
+        parent_county=parent_county,
+    )
+    messages.success(request, f"已签发{bulletin.label}通报")
+    return redirect("dashboards:bulletin_detail", pk=bulletin.pk)
+
+
+@login_required
+def bulletin_detail(request, pk: int):
+    try:
+        bulletin = _bulletins_for(request.user).select_related("parent_county", "issued_by").get(pk=pk)
+    except Bulletin.DoesNotExist as exc:
+        raise Http404("没有找到该通报") from exc
+    metric = m.get_metric(bulletin.metric)
+    streak_n = streak_threshold()
+    lines = []
+    for line in bulletin.lines.all():
+        figures = dict(line.figures)
+        lines.append(
+            {
+                "rank": line.rank,
+                "name": line.name,
+                "code": line.code,
+                "value": metric.display(figures),
+                "figures": figures,
+                "shown": {k: (f"{v:,}" if isinstance(v, int) else m.DASH) for k, v in figures.items()},
+                "registration_rate": m.BY_KEY["registration_rate"].display(figures),
+                "verification_rate": m.BY_KEY["verification_rate"].display(figures),
+                "visit_rate": m.BY_KEY["visit_rate"].display(figures),
+                "participation_rate": m.BY_KEY["participation_rate"].display(figures),
+                "previous_rank": line.previous_rank,
+                "rank_change": (line.previous_rank - line.rank) if line.previous_rank and line.rank else None,
+                "bottom_streak": line.bottom_streak,
+                "flagged": line.bottom_streak >= streak_n,
+            }
+        )
+    ranked = [line for line in lines if line["rank"] is not None]
+    top = ranked[:3]
+    bottom = list(reversed(ranked[-3:])) if len(ranked) > 3 else []
+    if request.GET.get("export") == "xlsx":
+        header = [
+            "名次",
+            "单位",
+            metric.name,
+            "常住人口",
+            "安装注册人数",
+            "实名用户数",
+            "注册率",
+            "实名率",
+            "入户率",
+            "党员参与率",
+            "上期名次",
+            "连续后三期数",
+        ]
+        rows = [header] + [
+            [
+                line["rank"],
+                line["name"],
+                line["value"],
+                line["figures"].get("population"),
+                line["figures"].get("registered"),
+                line["figures"].get("verified"),
+                line["registration_rate"],
+                line["verification_rate"],
+                line["visit_rate"],
+                line["participation_rate"],
+                line["previous_rank"],
+                line["bottom_streak"],
+            ]
+            for line in lines
+        ]
+        filename = f"通报{bulletin.year}年第{bulletin.number}期.xlsx"
+        body = exports.workbook_bytes(
+            bulletin.title, rows, subtitle=f"{bulletin.issuer}　{bulletin.label}　数据日期：{bulletin.as_of:%Y-%m-%d}"
+        )
+        record_access(request.user, AccessLog.Kind.EXPORT, "通报", rows=len(lines), filename=filename, request=request)
+        response = HttpResponse(body, content_type=exports.XLSX)
+        response["Content-Disposition"] = f"attachment; filename*=UTF-8''{_quote(filename)}"
+        return response
+    return render(
+        request,
+        "dashboards/bulletin_detail.html",
+        {
+            "title": bulletin.title,
+            "bulletin": bulletin,
+            "metric": metric,
+            "lines": lines,
+            "top": top,
+            "bottom": bottom,
+            "flagged": [line for line in lines if line["flagged"]],
+            "streak_n": streak_n,
+            "extra_column": metric.key not in ("registration_rate", "verification_rate", "visit_rate"),
+        },
+    )
+
+
+def streak_threshold() -> int:
+    from django.conf import settings
+
+    return getattr(settings, "DASHBOARD_BOTTOM_STREAK", 5)
