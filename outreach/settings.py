@@ -49,6 +49,9 @@ INSTALLED_APPS = [
     "outreach.registrations",
     "outreach.demo",
     "outreach.dashboards",
+    "django_tasks",
+    "django_tasks_db",
+    "outreach.dataio",
     "outreach.benchmarks",
 ]
 
@@ -233,6 +236,33 @@ FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o750
 # django-simple-history: history is for reading; reverting through it would bypass the services.
 SIMPLE_HISTORY_REVERT_DISABLED = True
 SIMPLE_HISTORY_HISTORY_ID_USE_UUID = False
+
+# --- Data import/export (issue 4: outreach.dataio) ---------------------------------------------------------
+# Big imports and exports run in the background: django-tasks keeps its queue in our own database and
+# `python manage.py db_worker` runs it. A development run (DEBUG, no TASKS_BACKEND) runs tasks in the request
+# instead, so `make run` needs no second process.
+TASKS = {
+    "default": {
+        "BACKEND": os.environ.get(
+            "TASKS_BACKEND",
+            "django_tasks.backends.immediate.ImmediateBackend" if DEBUG else "django_tasks_db.DatabaseBackend",
+        ),
+        "QUEUES": ["default"],
+    }
+}
+# Uploaded and exported files live outside MEDIA_ROOT and STATIC_ROOT: nothing web-served reaches them.
+DATAIO_DIR = Path(os.environ.get("DATAIO_DIR", BASE_DIR / "var" / "dataio"))
+DATAIO_MAX_UPLOAD_MB = envint("DATAIO_MAX_UPLOAD_MB", 50)
+# A zip member larger than this (uncompressed), or all of them together, is refused before opening.
+DATAIO_MAX_UNCOMPRESSED_MB = envint("DATAIO_MAX_UNCOMPRESSED_MB", 500)
+# A job "running" with no heartbeat for this long was left by a killed worker and is marked failed.
+DATAIO_STALE_MINUTES = envint("DATAIO_STALE_MINUTES", 10)
+# Files of previews nobody confirmed are deleted after this many hours.
+DATAIO_ABANDONED_HOURS = envint("DATAIO_ABANDONED_HOURS", 24)
+STORAGES["import_export"] = {
+    "BACKEND": "django.core.files.storage.FileSystemStorage",
+    "OPTIONS": {"location": str(DATAIO_DIR / "import_export")},
+}
 
 # --- Production serving and city scale (issue 6) ---------------------------------------------------------
 # A read replica for the dashboard pages when load needs it: set DATABASE_REPLICA_URL to a streaming

@@ -1,0 +1,241 @@
+"""Reading sheets the way clerks make them: .xlsx/.xls through python-calamine, .csv in UTF-8 or GB18030.
+
+A workbook becomes a list of ``Sheet``: its title line (for the county and the date), the header row found
+under the title and 填报单位 rows, and the data rows keyed by field (see ``headers``), each with the row
+number Excel shows. Merged cells are filled from their top-left cell (a member merged down over their
+households); blank rows, 合计 rows, signature lines and repeated headers are left out.
+
+``check_upload`` refuses what must not be opened: too big, not a spreadsheet, zip bombs (members'
+uncompressed sizes summed before anything is unpacked) and XML with a DOCTYPE (entity bombs).
+"""
+
+import csv
+import io
+import re
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+
+from outreach.dataio.headers import KINDS, header, key_for, norm_header
+
+ALLOWED_EXTENSIONS = (".xlsx", ".xls", ".csv")
+HEADER_SEARCH_ROWS = 20
+_TRAILER = re.compile(r"^(合计|总计|小计|共计|填表人|审核人|制表人|负责人|联系人|说明|注[:：]|备注[:：])")
+_SIGNATURE = ("填表人", "审核人", "制表人", "签字", "盖章）")
+
+
+class UploadRefused(Exception):
+    """A file we will not open, with a message for the clerk."""
+
+
+@dataclass
+class Sheet:
+    name: str
+    title: str = ""
+    meta: list[str] = field(default_factory=list)
+    header_row: int = 0
+    columns: dict[str, int] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    # Data rows as (Excel row number, {key: value}); a generator, read once, so a big sheet is never all in memory.
+    rows: Iterator[tuple[int, dict]] = field(default_factory=lambda: iter(()))
+    size: int = 0
+
+
+def check_upload(path: Path, file_name: str) -> None:
+    """Raise ``UploadRefused`` for a file that is too big, of the wrong type, or a zip/XML bomb."""
+    suffix = Path(file_name).suffix.lower()
+    if suffix not in ALLOWED_EXTENSIONS:
+        raise UploadRefused("只能导入 .xlsx、.xls 或 .csv 文件")
+    size = path.stat().st_size
+    limit = settings.DATAIO_MAX_UPLOAD_MB * 1024 * 1024
+    if size > limit:
+        raise UploadRefused(f"文件太大（{size / 1024 / 1024:.1f} MB），最大 {settings.DATAIO_MAX_UPLOAD_MB} MB")
+    if size == 0:
+        raise UploadRefused("文件是空的")
+    if suffix == ".xlsx":
+        _check_zip(path)
+
+
+def _check_zip(path: Path) -> None:
+    max_total = settings.DATAIO_MAX_UNCOMPRESSED_MB * 1024 * 1024
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+            total = sum(info.file_size for info in infos)
+            if total > max_total or len(infos) > 10_000:
+                raise UploadRefused("文件解压后过大，疑似压缩炸弹，已拒绝")
+            for info in infos:
+                if info.compress_size and info.file_size / info.compress_size > 1000 and info.file_size > 10_000_000:
+                    raise UploadRefused("文件解压后过大，疑似压缩炸弹，已拒绝")
+                if info.filename.endswith((".xml", ".rels")):
+                    with archive.open(info) as member:
+                        head = member.read(2048).upper()
+                    if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
+                        raise UploadRefused("文件含有不安全的 XML 内容（DOCTYPE/ENTITY），已拒绝")
+    except zipfile.BadZipFile as exc:
+        raise UploadRefused("文件不是有效的 .xlsx 文件（可能已损坏，或是改了扩展名的其他文件）") from exc
+
+
+def read_sheets(path: Path, file_name: str, kind: str) -> list[Sheet]:
+    """All sheets of the file that have a header of ``kind``; raises ``UploadRefused`` if none has one."""
+    suffix = Path(file_name).suffix.lower()
+    if suffix == ".csv":
+        rows = list(_csv_rows(path))
+        raw = [(Path(file_name).stem, rows, None, len(rows))]
+    else:
+        raw = _workbook_rows(path)
+    sheets = []
+    for name, rows, merged, size in raw:
+        sheet = _parse_sheet(name, rows, merged, kind)
+        if sheet is not None:
+            sheet.size = max(size - sheet.header_row, 0)
+            sheets.append(sheet)
+    if not sheets:
+        needed = "、".join(header(k) for k in KINDS[kind]["required"])
+        raise UploadRefused(f"文件中没有找到表头：应有一行包含“{needed}”等列")
+    return sheets
+
+
+def _decode(data: bytes) -> str:
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise UploadRefused("无法识别 CSV 文件的编码：请另存为 UTF-8 或 GBK 编码")
+
+
+def _csv_rows(path: Path) -> Iterator[list]:
+    text = _decode(path.read_bytes())
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",\t;")
+    except csv.Error:
+        dialect = csv.excel
+    yield from csv.reader(io.StringIO(text), dialect)
+
+
+def _workbook_rows(path: Path):
+    from python_calamine import CalamineError, CalamineWorkbook
+
+    try:
+        workbook = CalamineWorkbook.from_path(str(path))
+    except (CalamineError, ValueError, OSError) as exc:
+        raise UploadRefused("无法打开文件：请确认是 Excel 或 WPS 保存的 .xlsx/.xls 文件") from exc
+    result = []
+    for name in workbook.sheet_names:
+        try:
+            sheet = workbook.get_sheet_by_name(name)
+        except CalamineError:
+            continue
+        try:
+            merged = sheet.merged_cell_ranges
+        except (AttributeError, CalamineError):
+            merged = None
+        result.append((name, sheet.iter_rows(), merged, sheet.height))
+    return result
+
+
+def _clean(value):
+    if isinstance(value, str):
+        value = value.replace("\u3000", " ").strip()
+        return value
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return int(value)
+    return value
+
+
+def _with_merged(rows, merged) -> Iterator[tuple[int, list]]:
+    """Rows numbered from 1 as Excel shows them, each merged range filled with its top-left value."""
+    starts: dict[int, list[tuple[int, int, int]]] = {}
+    for (r0, c0), (r1, c1) in merged or ():
+        starts.setdefault(r0, []).append((c0, r1, c1))
+    active: dict[int, tuple[int, object]] = {}
+    for index, row in enumerate(rows):
+        row = list(row)
+        for c0, r1, c1 in starts.get(index, ()):
+            value = row[c0] if c0 < len(row) else None
+            for col in range(c0, c1 + 1):
+                active[col] = (r1, value)
+        if active:
+            if len(row) < max(active) + 1:
+                row.extend([None] * (max(active) + 1 - len(row)))
+            for col, (end, value) in list(active.items()):
+                if index > end:
+                    del active[col]
+                else:
+                    row[col] = value
+        yield index + 1, row
+
+
+def _is_blank(row) -> bool:
+    return all(v is None or (isinstance(v, str) and not v.strip()) for v in row)
+
+
+def _parse_sheet(name: str, rows, merged, kind: str) -> Sheet | None:
+    spec = KINDS[kind]
+    required = set(spec["required"])
+    if kind == "registrations":
+        required = {"registered"}
+    sheet = Sheet(name=name)
+    numbered = _with_merged(rows, merged)
+    for row_no, row in numbered:
+        if _is_blank(row):
+            continue
+        columns, headers = {}, {}
+        for col, cell in enumerate(row):
+            key = key_for(cell, kind) if isinstance(cell, str) else None
+            if key and key not in columns:
+                columns[key] = col
+                headers[key] = str(cell).strip()
+        if required <= set(columns) and len(columns) >= 2:
+            if kind == "registrations" and not ({"county", "town"} & set(columns)):
+                continue
+            sheet.header_row, sheet.columns, sheet.headers = row_no, columns, headers
+            break
+        texts = [str(c).strip() for c in row if c not in (None, "")]
+        if not sheet.title and texts:
+            sheet.title = texts[0]
+        else:
+            sheet.meta.extend(texts)
+        if row_no >= HEADER_SEARCH_ROWS:
+            return None
+    else:
+        return None
+    sheet.rows = _data_rows(sheet, numbered, spec)
+    return sheet
+
+
+def _data_rows(sheet: Sheet, numbered, spec) -> Iterator[tuple[int, dict]]:
+    header_norms = {norm_header(h) for h in sheet.headers.values()}
+    repeat_keys = list(sheet.columns)[:3]
+    fill_down = [k for k in spec["fill_down"] if k in sheet.columns]
+    carried: dict[str, object] = {}
+    for row_no, row in numbered:
+        if _is_blank(row):
+            continue
+        first = next((str(c).strip() for c in row if c not in (None, "")), "")
+        if _TRAILER.match(first.replace(" ", "")) or any(
+            isinstance(c, str) and c.strip().startswith(_SIGNATURE) for c in row
+        ):
+            continue
+        values = {}
+        for key, col in sheet.columns.items():
+            values[key] = _clean(row[col]) if col < len(row) else None
+        if sum(1 for k in repeat_keys if isinstance(values[k], str) and norm_header(values[k]) in header_norms) >= 2:
+            continue  # the header repeated (printed on every page)
+        if all(values.get(k) in (None, "") for k in spec["required"]) and all(
+            values.get(k) in (None, "") for k in ("head_name", "member_name", "town", "village", "county")
+        ):
+            continue  # a row with only a 序号 or a stray note
+        if fill_down:
+            main = fill_down[0]
+            if values.get(main) in (None, ""):
+                for key in fill_down:
+                    if values.get(key) in (None, ""):
+                        values[key] = carried.get(key)
+            else:
+                carried = {key: values.get(key) for key in fill_down}
+        yield row_no, values

@@ -1,0 +1,259 @@
+"""Imports and exports as verbs: the one code path behind the admin, the background jobs and the commands.
+
+``import_file`` checks the whole file first; when any row is wrong nothing is written and every error is
+returned with its sheet, Excel row and column. Otherwise all writes of the file happen in one transaction,
+the access log records who imported what, and the dashboards hear about it on commit.
+"""
+
+import datetime as dt
+import logging
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from outreach.accounts.models import AccessLog
+from outreach.accounts.services import record_access
+from outreach.dataio.headers import KINDS
+from outreach.dataio.importers import IMPORTERS, RowError, pick_campaign, scoped
+from outreach.dataio.readers import UploadRefused, check_upload, read_sheets
+from outreach.lib.names import clean_name
+from outreach.lib.signals import field_data_changed, registration_data_changed
+from outreach.places.models import County
+
+logger = logging.getLogger(__name__)
+MAX_ERRORS = 2000
+
+
+@dataclass
+class ImportReport:
+    kind: str
+    file_name: str
+    rows: int = 0
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    more_errors: int = 0
+    preview: list[dict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    written: bool = False
+    dry_run: bool = False
+    county: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def as_json(self) -> dict:
+        return {
+            "kind": self.kind,
+            "file": self.file_name,
+            "county": self.county,
+            "rows": self.rows,
+            "new": self.new,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "written": self.written,
+            "dry_run": self.dry_run,
+            "notes": self.notes,
+            "errors": [e.as_dict() for e in self.errors],
+            "more_errors": self.more_errors,
+        }
+
+
+def find_county(user, value) -> County:
+    """A county by code or name (short names such as "新绛" too), inside ``user``'s scope."""
+    if isinstance(value, County):
+        value = value.code
+    counties = scoped(user, County.objects.all())
+    value = clean_name(str(value))
+    county = counties.filter(code=value).first() or counties.filter(name=value).first()
+    if county is None:
+        matches = [c for c in counties if c.name.startswith(value)]
+        county = matches[0] if len(matches) == 1 else None
+    if county is None:
+        raise UploadRefused(f"没有“{value}”这个县（市、区），或不在您的管辖范围内")
+    return county
+
+
+def _county_from(user, sheets) -> County | None:
+    if user is not None and getattr(user, "county_id", None):
+        return user.county
+    texts = " ".join(" ".join([s.title, *s.meta, s.name]) for s in sheets)
+    for county in scoped(user, County.objects.all()):
+        if county.name in texts:
+            return county
+    return None
+
+
+def import_file(
+    kind: str,
+    path: Path,
+    file_name: str | None = None,
+    *,
+    user=None,
+    county=None,
+    as_of: dt.date | None = None,
+    campaign=None,
+    dry_run: bool = False,
+    progress=None,
+    request=None,
+) -> ImportReport:
+    """Check ``path`` as a sheet of ``kind``; unless ``dry_run`` or refused, write it in one transaction."""
+    if kind not in IMPORTERS:
+        raise UploadRefused(f"不认识的导入类型“{kind}”，可选：{'、'.join(KINDS)}")
+    path = Path(path)
+    file_name = file_name or path.name
+    report = ImportReport(kind=kind, file_name=file_name, dry_run=dry_run)
+    check_upload(path, file_name)
+    if progress:
+        progress("读取文件", 0, 1)
+    sheets = read_sheets(path, file_name, kind)
+    county_obj = find_county(user, county) if county else _county_from(user, sheets)
+    if county_obj is None and kind != "registrations":
+        raise UploadRefused("无法确定县（市、区）：请指定县（市、区），或在标题中写明")
+    report.county = county_obj.name if county_obj else ""
+    campaign_obj = None
+    if kind == "responsibility":
+        campaign_obj = campaign if not isinstance(campaign, str | type(None)) else None
+        if campaign_obj is None:
+            campaign_obj = pick_campaign(sheets[0].title, county_obj, campaign if isinstance(campaign, str) else None)
+        if campaign_obj is None:
+            raise UploadRefused("系统中还没有活动（如“十万党员进百万家”）：请先在后台“活动”中新建")
+    importer = IMPORTERS[kind](user, county_obj, campaign=campaign_obj, as_of=as_of)
+    importer.source = file_name
+    total = sum(s.size for s in sheets) or 1
+    done = 0
+    for sheet in sheets:
+        importer.use_sheet(sheet)
+        for row_no, values in sheet.rows:
+            done += 1
+            importer.check_row(row_no, values)
+            if progress and done % 5000 == 0:
+                progress("检查数据", min(done, total), total)
+    if progress:
+        progress("检查数据", total, total)
+    importer.finish_check()
+    outcome = importer.outcome
+    report.rows = done if kind != "registrations" else outcome.new + outcome.updated + outcome.unchanged
+    report.rows = max(report.rows, outcome.new + outcome.updated + outcome.unchanged)
+    report.new, report.updated, report.unchanged = outcome.new, outcome.updated, outcome.unchanged
+    report.errors = outcome.errors[:MAX_ERRORS]
+    report.more_errors = max(len(outcome.errors) - MAX_ERRORS, 0)
+    report.preview, report.notes = outcome.preview, outcome.notes
+    if report.errors:
+        report.new = report.updated = report.unchanged = 0
+    if dry_run:
+        return report
+    if not report.errors:
+        if progress:
+            progress("写入数据库", 95, 100)
+        with transaction.atomic():
+            importer.write()
+            report.written = True
+            village_ids, county_ids, dates = set(outcome.village_ids), set(outcome.county_ids), set(outcome.dates)
+            if village_ids:
+                transaction.on_commit(lambda: field_data_changed.send(sender=IMPORTERS[kind], village_ids=village_ids))
+            if county_ids:
+                transaction.on_commit(
+                    lambda: registration_data_changed.send(sender=IMPORTERS[kind], county_ids=county_ids, dates=dates)
+                )
+        report.notes = outcome.notes
+    detail = (
+        f"新增{report.new} 更新{report.updated} 未变{report.unchanged}"
+        if report.written
+        else f"有{len(outcome.errors)}处错误，未写入"
+    )
+    record_access(
+        user,
+        AccessLog.Kind.IMPORT,
+        KINDS[kind]["label"],
+        rows=report.rows,
+        filename=file_name,
+        detail=f"{report.county} {detail}".strip(),
+        request=request,
+    )
+    return report
+
+
+# -- uploaded files -----------------------------------------------------------------------------------------
+def upload_dir() -> Path:
+    path = Path(settings.DATAIO_DIR) / "uploads"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def export_dir() -> Path:
+    path = Path(settings.DATAIO_DIR) / "exports"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def store_upload(uploaded) -> Path:
+    """Copy an uploaded file into the private upload folder under a random name; checks it before returning."""
+    name = getattr(uploaded, "name", "upload")
+    suffix = Path(name).suffix.lower()
+    target = upload_dir() / f"{uuid.uuid4().hex}{suffix}"
+    limit = settings.DATAIO_MAX_UPLOAD_MB * 1024 * 1024
+    if getattr(uploaded, "size", 0) and uploaded.size > limit:
+        raise UploadRefused(
+            f"文件太大（{uploaded.size / 1024 / 1024:.1f} MB），最大 {settings.DATAIO_MAX_UPLOAD_MB} MB"
+        )
+    with open(target, "wb") as out:
+        if hasattr(uploaded, "chunks"):
+            for chunk in uploaded.chunks():
+                out.write(chunk)
+        else:
+            shutil.copyfileobj(uploaded, out)
+    try:
+        check_upload(target, name)
+    except UploadRefused:
+        target.unlink(missing_ok=True)
+        raise
+    return target
+
+
+def discard_file(path) -> None:
+    if path:
+        Path(path).unlink(missing_ok=True)
+
+
+def cleanup_jobs() -> dict:
+    """Mark jobs left running by a killed worker as failed; delete files of abandoned previews and old exports."""
+    from outreach.dataio.models import ExportJob, ImportJob
+
+    now = timezone.now()
+    stale_before = now - dt.timedelta(minutes=settings.DATAIO_STALE_MINUTES)
+    abandoned_before = now - dt.timedelta(hours=settings.DATAIO_ABANDONED_HOURS)
+    stale = 0
+    for model in (ImportJob, ExportJob):
+        running = model.objects.filter(status=model.Status.RUNNING, heartbeat__lt=stale_before)
+        stale += running.update(
+            status=model.Status.FAILED,
+            phase="",
+            message="后台任务中断（服务重启或进程被终止），没有写入任何数据，可重新运行",
+            finished_at=now,
+        )
+    abandoned = 0
+    left = ImportJob.objects.filter(
+        status__in=[ImportJob.Status.PREVIEW, ImportJob.Status.FAILED], created_at__lt=abandoned_before
+    ).exclude(stored_path="")
+    for job in left:
+        discard_file(job.stored_path)
+        job.status = ImportJob.Status.CANCELLED
+        job.stored_path = ""
+        job.message = "超过时限未确认或未重新运行，上传的文件已删除"
+        job.save(update_fields=["status", "stored_path", "message"])
+        abandoned += 1
+    for job in ExportJob.objects.filter(status=ExportJob.Status.DONE, finished_at__lt=abandoned_before).exclude(
+        stored_path=""
+    ):
+        discard_file(job.stored_path)
+        job.stored_path = ""
+        job.save(update_fields=["stored_path"])
+    return {"stale": stale, "abandoned": abandoned}
