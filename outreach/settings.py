@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "outreach.dataio",
+    "outreach.mobile",
     "outreach.benchmarks",
 ]
 
@@ -263,6 +264,18 @@ STORAGES["import_export"] = {
     "BACKEND": "django.core.files.storage.FileSystemStorage",
     "OPTIONS": {"location": str(DATAIO_DIR / "import_export")},
 }
+# --- Phone pages and checks on visits (issue 5, outreach.mobile) ---
+# Largest JSON body a phone may post for one visit (signature + a resized photo + fields).
+# The endpoint reads its body itself with this limit, independent of DATA_UPLOAD_MAX_MEMORY_SIZE (forms).
+MOBILE_MAX_VISIT_BYTES = envint("MOBILE_MAX_VISIT_BYTES", 4_000_000)
+# Integrity flags (outreach.mobile.services.scan_visits): N households by one recorder within M minutes,
+# night hours (local), and how far from the median location of the village's other visits is "far".
+MOBILE_RAPID_HOUSEHOLDS = envint("MOBILE_RAPID_HOUSEHOLDS", 5)
+MOBILE_RAPID_MINUTES = envint("MOBILE_RAPID_MINUTES", 10)
+MOBILE_NIGHT_HOURS = (22, 6)
+MOBILE_FAR_KM = 3.0
+MOBILE_FAR_MIN_POINTS = 3
+
 
 # --- Production serving and city scale (issue 6) ---------------------------------------------------------
 # A read replica for the dashboard pages when load needs it: set DATABASE_REPLICA_URL to a streaming

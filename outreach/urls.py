@@ -28,4 +28,5 @@ urlpatterns = [
     path("accounts/", include("outreach.accounts.urls")),
     path("admin/", admin.site.urls),
     path("dashboard/", include("outreach.dashboards.urls")),
+    path("m/", include("outreach.mobile.urls")),
 ]

@@ -5,11 +5,13 @@ What each user of ``tests/conftest.py`` may see of it:
 - city: everything; county (新绛县): grid1, grid2, sanquan; other_county (稷山县): jishan;
 - town (龙兴镇): grid1, grid2; other_town (三泉镇): sanquan;
 - grid (第1网格): grid1; other_grid (第2网格): grid2; member: grid1 (assigned to them).
+Each visit carries an integrity flag and a call-back check (seen by county and town staff only).
 """
 
 import datetime as dt
 from types import SimpleNamespace
 
+from outreach.mobile.models import CallbackCheck, IntegrityFlag
 from outreach.people.models import Resident, Team
 from outreach.places.models import Zone
 from outreach.registrations.models import RegistrationReport
@@ -48,7 +50,10 @@ def build_world(places, users):
     make_assignment(households["sanquan"], member_sq, campaign)
     make_assignment(households["jishan"], member_js, campaign)
     for household in households.values():
-        make_visit(household, campaign=campaign)
+        visit = make_visit(household, campaign=campaign, recorded_by=users.grid)
+        # Checks on visits (outreach.mobile): one flag and one call-back per area.
+        IntegrityFlag.objects.create(visit=visit, kind=IntegrityFlag.Kind.NIGHT, detail="走访时间23:00")
+        CallbackCheck.objects.create(visit=visit, worker=users.grid)
     reports = [(places.xinjiang, None), (places.xinjiang, places.longxing), (places.xinjiang, places.sanquan)]
     for county, town in [*reports, (places.jishan, None), (places.jishan, places.jishan_town)]:
         RegistrationReport.objects.create(

@@ -61,3 +61,38 @@ def test_it_records_the_visitor(places):
     member = make_member(places.zhouzhuang)
     visit = make_visit(make_household(places.zhouzhuang), visitor=member)
     assert visit.visitor == member
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_stores_concurrent_resends_once(places):
+    import threading
+
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite serialises writers; the race needs PostgreSQL")
+    household = make_household(places.zhouzhuang)
+    campaign = make_campaign()
+    client_id = uuid.uuid4()
+    barrier = threading.Barrier(6)
+    results = []
+
+    def resend():
+        from django.db import connections
+
+        try:
+            barrier.wait()
+            _, created = record_visit(
+                client_id=client_id, household=household, campaign=campaign, visited_at="2021-08-01T10:00:00+08:00"
+            )
+            results.append(created)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=resend) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [False] * 5 + [True]
+    assert Visit.objects.filter(client_id=client_id).count() == 1

@@ -17,6 +17,7 @@ _DOMAIN = {
     "campaigns": ["campaign", "assignment"],
     "visits": ["fraudtype", "visit"],
     "registrations": ["registrationreport"],
+    "mobile": ["integrityflag", "callbackcheck"],
 }
 
 
@@ -71,6 +72,9 @@ def _role_permissions() -> dict[str, frozenset[str]]:
     town |= _perms("campaigns", ["assignment"], _EDIT)
     town |= _perms("visits", ["visit"], _EDIT)
     town |= _io_perms("export", apps={"people", "campaigns", "visits", "registrations"})
+    # Reviewing integrity flags and call-backs (issue 5) is county and town staff's work.
+    county |= _perms("mobile", ["integrityflag", "callbackcheck"], _EDIT)
+    town |= _perms("mobile", ["integrityflag", "callbackcheck"], _EDIT)
 
     # Grid workers and members record visits: the visit form needs the campaign and member choices.
     grid = _perms("places", ["village", "gridarea"], _VIEW) | _perms("visits", ["fraudtype"], _VIEW)

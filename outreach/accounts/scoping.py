@@ -62,6 +62,19 @@ SCOPE_PATHS: dict[str, dict[str, str]] = {
         "member": "household__assignments__member__user",
     },
     "registrations.RegistrationReport": {"town": "town", "county": "county"},
+    # Checks on visits (issue 5): for county and town staff; members have no path, so they see none.
+    "mobile.IntegrityFlag": {
+        "grid": "visit__grid",
+        "village": "visit__village",
+        "town": "visit__town",
+        "county": "visit__county",
+    },
+    "mobile.CallbackCheck": {
+        "grid": "visit__grid",
+        "village": "visit__village",
+        "town": "visit__town",
+        "county": "visit__county",
+    },
     "accounts.User": {"town": "town", "county": "county", "member": "pk"},
 }
 

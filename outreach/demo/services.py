@@ -151,6 +151,8 @@ def seed_demo(seed: int = 20210813) -> DemoResult:
     grid = GridArea.objects.filter(village__town=town).order_by("village__code", "name").first()
     member = PartyMember.objects.filter(organization__village=grid.village).order_by("id").first()
     result = DemoResult(created=created, logins=_ensure_logins(xinjiang, town, grid, member))
+    if created:
+        _demo_checks(campaign, grid)
     result.counts = {
         "党组织": PartyOrganization.objects.count(),
         "党员": PartyMember.objects.count(),
@@ -161,6 +163,33 @@ def seed_demo(seed: int = 20210813) -> DemoResult:
         "通报数据": RegistrationReport.objects.count(),
     }
     return result
+
+
+def _demo_checks(campaign: Campaign, grid: GridArea) -> None:
+    """A late-evening round by demo_grid, logged through the phone service: flagged as rapid and at night,
+    then a call-back sample for demo_county (see docs/mobile.md)."""
+    from outreach.mobile.services import draw_callback_sample, scan_visits
+    from outreach.visits.services import record_visit
+
+    worker = User.objects.get(username="demo_grid")
+    script = FraudType.objects.filter(is_active=True).order_by("sort_order", "id").first()
+    start = dt.datetime.combine(LAST_VISIT_DAY, dt.time(21, 50), tzinfo=timezone.get_default_timezone())
+    ids = []
+    for n, household in enumerate(Household.objects.filter(grid=grid).order_by("id")[:6]):
+        visit, _ = record_visit(
+            client_id=uuid.uuid5(VISIT_NAMESPACE, f"demo-check-{n}"),
+            household=household,
+            campaign=campaign,
+            visited_at=start + dt.timedelta(minutes=2 * n),
+            fraud_types=[script],
+            recorded_by=worker,
+            entered=True,
+            met_person=True,
+            explained=True,
+        )
+        ids.append(visit.pk)
+    scan_visits(visits=Visit.objects.filter(pk__in=ids))
+    draw_callback_sample(User.objects.get(username="demo_county"), per_worker=3)
 
 
 def _build_people_and_visits(rng: random.Random, campaign: Campaign) -> set[int]:

@@ -76,6 +76,8 @@ class Visit(models.Model):
     alerts_enabled = models.PositiveSmallIntegerField("开启来电预警人数", default=0)
     is_qualified = models.BooleanField("有效走访", default=False, help_text="按活动的有效走访规则计算")
     signature = models.FileField("承诺书签名", upload_to="signatures/%Y/%m/", blank=True)
+    # SHA-256 of the signature image: the same image on different households is an integrity flag.
+    signature_sha256 = models.CharField("签名图片指纹", max_length=64, blank=True, db_index=True, editable=False)
     photo = models.FileField("现场照片", upload_to="visit_photos/%Y/%m/", blank=True)
     latitude = models.DecimalField("纬度", max_digits=9, decimal_places=6, null=True, blank=True)
     longitude = models.DecimalField("经度", max_digits=9, decimal_places=6, null=True, blank=True)

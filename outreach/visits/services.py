@@ -1,6 +1,9 @@
 """Recording visits: one service used by the admin, the phone pages, imports and the demo."""
 
-from django.db import IntegrityError, transaction
+import hashlib
+
+from django.db import connection, transaction
+from django.db.models.signals import post_save, pre_save
 
 from outreach.lib.signals import field_data_changed
 from outreach.visits.models import Visit
@@ -10,27 +13,65 @@ def record_visit(*, client_id, household, campaign, visited_at, fraud_types=(), 
     """Store a visit once per ``client_id``; return (visit, created).
 
     A resend with the same client id returns the stored visit unchanged, whatever the resend says.
+    A ``signature`` given as a file gets its SHA-256 stored in ``signature_sha256`` (integrity checks).
+    ``fraud_types`` may be FraudType objects or their ids.
+
+    The phone pages post visits at city scale, so the write is kept to few round trips: one
+    ``INSERT … ON CONFLICT (client_id) DO NOTHING RETURNING id`` and the scripts' rows in one transaction.
+    When the client id is already stored (a resend, or a concurrent resend that won the race) the INSERT
+    returns nothing, the files this call wrote are removed, and the stored row is returned.
+    ``pre_save``/``post_save`` are sent as ``save()`` would, so change-history listeners see the new visit.
     """
-    existing = Visit.objects.filter(client_id=client_id).first()
-    if existing is not None:
-        return existing, False
     fraud_types = list(fraud_types)
+    signature = fields.get("signature")
+    if signature and not fields.get("signature_sha256") and hasattr(signature, "read"):
+        signature.seek(0)
+        fields["signature_sha256"] = hashlib.sha256(signature.read()).hexdigest()
+        signature.seek(0)
     visit = Visit(client_id=client_id, household=household, campaign=campaign, visited_at=visited_at, **fields)
     visit.fill_places()
     visit.is_qualified = visit.qualifies(len(fraud_types))
-    try:
-        with transaction.atomic():
-            visit.save()
-            if fraud_types:
-                visit.fraud_types.set(fraud_types)
-    except IntegrityError:
-        # Lost a race with a concurrent resend of the same visit: that one stored it.
-        stored = Visit.objects.filter(client_id=client_id).first()
-        if stored is None:
-            raise
-        return stored, False
+    with transaction.atomic():
+        pk = _insert_once(visit)
+        if pk is None:
+            # Stored before (a resend), or by a concurrent resend that won the race.
+            return Visit.objects.get(client_id=client_id), False
+        if fraud_types:
+            # add(), not set(): a new visit has no rows to compare, so this is one INSERT.
+            visit.fraud_types.add(*fraud_types)
     transaction.on_commit(lambda: field_data_changed.send(sender=Visit, village_ids={visit.village_id}))
     return visit, True
+
+
+def _insert_once(visit: Visit) -> int | None:
+    """INSERT the visit unless its client id is stored; its new primary key, or None on a conflict."""
+    pre_save.send(sender=Visit, instance=visit, raw=False, using=connection.alias, update_fields=None)
+    meta = Visit._meta
+    fields = [f for f in meta.local_concrete_fields if not f.primary_key]
+    values = [f.get_db_prep_save(f.pre_save(visit, True), connection=connection) for f in fields]
+    quote = connection.ops.quote_name
+    sql = "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) DO NOTHING RETURNING {}".format(
+        quote(meta.db_table),
+        ", ".join(quote(f.column) for f in fields),
+        ", ".join(["%s"] * len(fields)),
+        quote(meta.get_field("client_id").column),
+        quote(meta.pk.column),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        row = cursor.fetchone()
+    if row is None:
+        # This visit is already stored: drop the files this call just wrote.
+        for name in ("signature", "photo"):
+            stored = getattr(visit, name)
+            if stored and stored.name:
+                stored.storage.delete(stored.name)
+        return None
+    visit.pk = row[0]
+    visit._state.adding = False
+    visit._state.db = connection.alias
+    post_save.send(sender=Visit, instance=visit, created=True, raw=False, using=connection.alias, update_fields=None)
+    return visit.pk
 
 
 def requalify_visits(campaign) -> int:

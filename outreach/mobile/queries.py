@@ -1,0 +1,175 @@
+"""Reads of the phone pages and of the review pages, returning plain data for thin views."""
+
+from django.db.models import Case, Count, Exists, OuterRef, Q, Value, When
+
+from outreach.accounts.privacy import display_phone
+from outreach.accounts.scoping import scope_queryset
+from outreach.mobile.models import CallbackCheck
+from outreach.people.models import Household, Resident
+from outreach.visits.models import Visit
+
+PAGE_SIZE = 20
+VULNERABLE_TAGS = (
+    ("elderly_alone", "独居老人"),
+    ("left_behind", "留守老人/儿童"),
+    ("student_family", "学生家庭"),
+    ("no_smartphone", "无智能手机"),
+)
+
+
+def _tags(row) -> list[str]:
+    return [label for name, label in VULNERABLE_TAGS if row[name]]
+
+
+def _states(visited, signed, registered) -> list[str]:
+    states = ["已走访"] if visited else ["未走访"]
+    if signed:
+        states.append("已签承诺书")
+    if registered:
+        states.append("App已注册")
+    return states
+
+
+def my_households(user, campaign, q: str = "", unvisited: bool = False, page: int = 1) -> dict:
+    """One page of the user's households, vulnerable first, each with its state; no COUNT(*) is run.
+
+    ``campaign`` limits which visits count for the state (``None``: any visit).
+    """
+    visits = Visit.objects.filter(household=OuterRef("pk"))
+    if campaign is not None:
+        visits = visits.filter(campaign=campaign)
+    vulnerable = Q(elderly_alone=True) | Q(left_behind=True) | Q(student_family=True) | Q(no_smartphone=True)
+    households = scope_queryset(user, Household.objects.all()).annotate(
+        visited=Exists(visits),
+        signed=Exists(visits.filter(signed=True)),
+        registered=Exists(Resident.objects.filter(household=OuterRef("pk"), app_registered=True))
+        | Exists(visits.filter(app_registered__gt=0)),
+        vulnerable_first=Case(When(vulnerable, then=Value(0)), default=Value(1)),
+    )
+    q = q.strip()
+    if q:
+        households = households.filter(Q(head_name__contains=q) | Q(address__contains=q) | Q(phone=q))
+    if unvisited:
+        households = households.filter(visited=False)
+    start = (page - 1) * PAGE_SIZE
+    rows = list(
+        households.order_by("vulnerable_first", "village_id", "head_name", "id").values(
+            "id",
+            "head_name",
+            "address",
+            "phone",
+            "size",
+            "village__short_name",
+            "visited",
+            "signed",
+            "registered",
+            *(name for name, _ in VULNERABLE_TAGS),
+        )[start : start + PAGE_SIZE + 1]
+    )
+    has_next = len(rows) > PAGE_SIZE
+    return {
+        "rows": [
+            {
+                "id": row["id"],
+                "head_name": row["head_name"],
+                "address": row["address"],
+                "phone": display_phone(user, row["phone"]),
+                "village": row["village__short_name"],
+                "tags": _tags(row),
+                "visited": row["visited"],
+                "states": _states(row["visited"], row["signed"], row["registered"]),
+            }
+            for row in rows[:PAGE_SIZE]
+        ],
+        "page": page,
+        "has_next": has_next,
+        "has_previous": page > 1,
+    }
+
+
+def household_detail(user, household: Household, campaign) -> dict:
+    """Residents, earlier visits and what is still missing for one household already fetched in scope."""
+    residents = list(household.residents.all())
+    visits = list(
+        household.visits.select_related("visitor", "recorded_by")
+        .annotate(scripts=Count("fraud_types"))
+        .order_by("-visited_at")[:20]
+    )
+    in_campaign = [v for v in visits if campaign is None or v.campaign_id == campaign.pk]
+    registered = any(r.app_registered for r in residents) or any(v.app_registered for v in in_campaign)
+    states = _states(bool(in_campaign), any(v.signed for v in in_campaign), registered)
+    missing = []
+    if not in_campaign:
+        missing.append("本次活动尚未走访")
+    elif not any(v.is_qualified for v in in_campaign):
+        missing.append("还没有有效走访（真人见、讲解、签承诺书）")
+    if in_campaign and not any(v.signed for v in in_campaign):
+        missing.append("未签承诺书")
+    for flag, label in (
+        ("app_installed", "未安装App"),
+        ("app_registered", "未注册"),
+        ("app_verified", "未实名"),
+        ("alerts_enabled", "未开启来电预警"),
+    ):
+        names = [r.name for r in residents if not getattr(r, flag)]
+        if names:
+            missing.append(f"{label}：{'、'.join(names)}")
+    if not residents:
+        missing.append("名册里没有家庭成员信息")
+    return {
+        "household": household,
+        "phone": display_phone(user, household.phone),
+        "tags": [label for name, label in VULNERABLE_TAGS if getattr(household, name)],
+        "residents": [{"resident": r, "phone": display_phone(user, r.phone)} for r in residents],
+        "visits": visits,
+        "states": states,
+        "missing": missing,
+    }
+
+
+def worker_confirmation(user) -> list[dict]:
+    """Per worker in ``user``'s scope: visits drawn for call-back, answers, and the confirmed share.
+
+    The confirmed share is 居民确认 ÷ answered (确认 + 否认 + 联系不上); pending checks are left out.
+    Lowest share first, so the workers to talk to come first.
+    """
+    result = CallbackCheck.Result
+    rows = (
+        scope_queryset(user, CallbackCheck.objects.all())
+        .values("worker_id", "worker__username", "worker__last_name", "worker__first_name")
+        .annotate(
+            drawn=Count("id"),
+            confirmed=Count("id", filter=Q(result=result.CONFIRMED)),
+            denied=Count("id", filter=Q(result=result.DENIED)),
+            unreachable=Count("id", filter=Q(result=result.UNREACHABLE)),
+            pending=Count("id", filter=Q(result=result.PENDING)),
+        )
+        .order_by("worker__username")
+    )
+    out = []
+    for row in rows:
+        answered = row["drawn"] - row["pending"]
+        name = f"{row['worker__last_name']}{row['worker__first_name']}".strip()
+        out.append(
+            {
+                "worker": f"{name}（{row['worker__username']}）" if name else row["worker__username"],
+                "drawn": row["drawn"],
+                "confirmed": row["confirmed"],
+                "denied": row["denied"],
+                "unreachable": row["unreachable"],
+                "pending": row["pending"],
+                "answered": answered,
+                "share": row["confirmed"] / answered if answered else None,
+            }
+        )
+    out.sort(key=lambda r: (r["share"] is None, r["share"] if r["share"] is not None else 0))
+    return out
+
+
+def pending_callbacks(user, limit: int = 50) -> list:
+    """Call-backs still waiting for an answer, oldest first, with what the caller needs on screen."""
+    return list(
+        scope_queryset(user, CallbackCheck.objects.filter(result=CallbackCheck.Result.PENDING))
+        .select_related("visit__household", "visit__village", "worker")
+        .order_by("drawn_at", "id")[:limit]
+    )

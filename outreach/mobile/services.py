@@ -1,0 +1,515 @@
+"""Writes of the phone pages and of the checks on visits.
+
+``submit_visit`` turns the phone's JSON into one call of ``outreach.visits.services.record_visit`` (the only
+way visits are stored), updating the residents helped on the spot in the same transaction.
+``scan_visits`` finds integrity flags; ``draw_callback_sample`` and ``record_callback_result`` run 回访抽查.
+"""
+
+import base64
+import binascii
+import contextlib
+import datetime as dt
+import math
+import statistics
+import time
+import uuid
+from collections import defaultdict
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRef, Q, Window
+from django.db.models.functions import Random, RowNumber
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from outreach.accounts.scoping import get_in_scope_or_404, scope_queryset
+from outreach.campaigns.models import Campaign
+from outreach.mobile.models import CallbackCheck, IntegrityFlag
+from outreach.people.models import Household, PartyMember, Resident
+from outreach.visits.models import FraudType, Visit
+from outreach.visits.services import record_visit
+
+CHECKS = ("entered", "met_person", "explained", "signed")
+MATERIALS = ("left_brochure", "left_letter", "left_pledge")
+RESIDENT_FLAGS = ("app_installed", "app_registered", "app_verified", "alerts_enabled")
+MAX_SIGNATURE_BYTES = 300_000
+MAX_PHOTO_BYTES = 2_500_000
+MAX_NOTES = 500
+_IMAGE_MAGIC = {
+    "png": b"\x89PNG\r\n\x1a\n",
+    "jpg": b"\xff\xd8\xff",
+    "webp": b"RIFF",
+}
+
+
+# Small reference rows read on every visit POST, kept per process for a minute (and dropped at once in this
+# process when one is saved): the active fraud types, a campaign by id, the party member behind a login.
+CACHE_SECONDS = 60
+_cache: dict = {}
+
+
+def _cached(key, load):
+    now = time.monotonic()
+    hit = _cache.get(key)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    value = load()
+    _cache[key] = (now + CACHE_SECONDS, value)
+    return value
+
+
+def clear_caches(**kwargs) -> None:
+    """Forget the cached reference rows (connected to saves of campaigns, fraud types and members)."""
+    _cache.clear()
+
+
+def _active_fraud_type_ids() -> frozenset:
+    return _cached(
+        "fraud_types", lambda: frozenset(FraudType.objects.filter(is_active=True).values_list("pk", flat=True))
+    )
+
+
+def _campaign(pk: int):
+    return _cached(("campaign", pk), lambda: Campaign.objects.filter(pk=pk).first())
+
+
+def _visitor_id(user_id: int):
+    return _cached(
+        ("member", user_id), lambda: PartyMember.objects.filter(user_id=user_id).values_list("pk", flat=True).first()
+    )
+
+
+class VisitRejected(Exception):
+    """The phone sent something that cannot be stored; ``errors`` maps a field to Chinese messages."""
+
+    def __init__(self, errors: dict[str, list[str]]):
+        super().__init__(errors)
+        self.errors = errors
+
+
+def _bool(value) -> bool:
+    return value is True or value in ("1", "true", "on", 1)
+
+
+def _small_int(value, field, errors, label) -> int:
+    if value in (None, ""):
+        return 0
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        errors.setdefault(field, []).append(f"{label}须填写整数")
+        return 0
+    if not 0 <= number <= 50:
+        errors.setdefault(field, []).append(f"{label}须在0到50之间")
+        return 0
+    return number
+
+
+def _image(value, field, label, kinds, limit, errors) -> ContentFile | None:
+    """An image sent as a data URL (``data:image/png;base64,…``), checked by its first bytes."""
+    if not value:
+        return None
+    if not isinstance(value, str) or not value.startswith("data:image/") or ";base64," not in value:
+        errors.setdefault(field, []).append(f"{label}格式不对，请重新{('签名' if field == 'signature' else '拍照')}")
+        return None
+    encoded = value.split(";base64,", 1)[1]
+    if len(encoded) * 3 // 4 > limit:
+        errors.setdefault(field, []).append(f"{label}太大（不超过{limit // 1000}KB）")
+        return None
+    try:
+        data = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        errors.setdefault(field, []).append(f"{label}已损坏，请重新{('签名' if field == 'signature' else '拍照')}")
+        return None
+    for ext in kinds:
+        if data.startswith(_IMAGE_MAGIC[ext]):
+            return ContentFile(data, name=f"{uuid.uuid4().hex}.{ext}")
+    errors.setdefault(field, []).append(f"{label}不是可识别的图片")
+    return None
+
+
+def current_campaign(county_id=None, today=None) -> Campaign | None:
+    """The campaign running today that covers the county (a campaign naming no county covers all), else any
+    running one, else the latest one; one query."""
+    today = today or timezone.localdate()
+    running = Q(start_date__lte=today, end_date__gte=today)
+    campaigns = Campaign.objects.annotate(running=ExpressionWrapper(running, output_field=BooleanField()))
+    order = ["-running"]
+    if county_id is not None:
+        links = Campaign.counties.through.objects.filter(campaign_id=OuterRef("pk"))
+        covers = Exists(links.filter(county_id=county_id)) | ~Exists(links)
+        campaigns = campaigns.annotate(covers=ExpressionWrapper(running & covers, output_field=BooleanField()))
+        order = ["-covers", *order]
+    return campaigns.order_by(*order, "-start_date", "-id").first()
+
+
+def submit_visit(user, data: dict) -> tuple[Visit, bool]:
+    """Validate the phone's JSON and store the visit once per ``client_id``; return (visit, created).
+
+    Raises ``Http404`` for a household outside ``user``'s scope and ``VisitRejected`` with Chinese
+    messages for anything else that is wrong. The residents listed under ``residents`` get their App
+    states set (never unset) only when the visit is new, so a resend changes nothing.
+    """
+    if not isinstance(data, dict):
+        raise VisitRejected({"__all__": ["提交的内容无法识别，请刷新页面后重试"]})
+    errors: dict[str, list[str]] = {}
+    try:
+        client_id = uuid.UUID(str(data.get("client_id", "")))
+    except ValueError:
+        raise VisitRejected({"client_id": ["走访编号无效，请刷新页面后重新填写"]}) from None
+    try:
+        household_id = int(data.get("household"))
+    except (TypeError, ValueError):
+        raise VisitRejected({"household": ["没有指明走访的住户"]}) from None
+    household = get_in_scope_or_404(
+        user, Household.objects.only("id", "county_id", "town_id", "village_id", "grid_id"), pk=household_id
+    )
+
+    visited_at = parse_datetime(str(data.get("visited_at") or ""))
+    if visited_at is None:
+        errors.setdefault("visited_at", []).append("走访时间格式不对")
+    else:
+        if timezone.is_naive(visited_at):
+            visited_at = timezone.make_aware(visited_at)
+        if visited_at > timezone.now() + dt.timedelta(minutes=10):
+            errors.setdefault("visited_at", []).append("走访时间晚于当前时间，请检查手机的日期和时间")
+        elif visited_at.year < 2020:
+            errors.setdefault("visited_at", []).append("走访时间太早，请检查手机的日期和时间")
+
+    fields = {name: _bool(data.get(name)) for name in CHECKS + MATERIALS}
+    raw_types = data.get("fraud_types") or []
+    try:
+        if not isinstance(raw_types, list):
+            raise TypeError
+        type_ids = {int(pk) for pk in raw_types}
+    except (TypeError, ValueError):
+        type_ids = set()
+        errors.setdefault("fraud_types", []).append("诈骗类型无法识别，请刷新页面后重试")
+    fraud_types = sorted(type_ids & _active_fraud_type_ids())
+    if len(fraud_types) != len(type_ids) and "fraud_types" not in errors:
+        errors.setdefault("fraud_types", []).append("有的诈骗类型已停用，请刷新页面后重新勾选")
+    if fields["explained"] and not type_ids:
+        errors.setdefault("fraud_types", []).append("已勾选“真讲解”，请至少勾选一种讲解过的诈骗类型")
+
+    signature = _image(data.get("signature"), "signature", "签名", ("png",), MAX_SIGNATURE_BYTES, errors)
+    if fields["signed"] and signature is None and "signature" not in errors:
+        errors.setdefault("signature", []).append("已勾选“真签名”，请住户在签名框内签名")
+    photo = _image(data.get("photo"), "photo", "照片", ("jpg", "png", "webp"), MAX_PHOTO_BYTES, errors)
+
+    latitude = longitude = None
+    if data.get("latitude") not in (None, "") and data.get("longitude") not in (None, ""):
+        try:
+            latitude, longitude = round(float(data["latitude"]), 6), round(float(data["longitude"]), 6)
+        except (TypeError, ValueError):
+            latitude = longitude = None
+        if latitude is None or not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+            latitude = longitude = None
+            errors.setdefault("location", []).append("位置数据无效")
+
+    notes = str(data.get("notes") or "").strip()
+    if len(notes) > MAX_NOTES:
+        errors.setdefault("notes", []).append(f"备注不能超过{MAX_NOTES}字")
+
+    extra = data.get("extra") or {}
+    if not isinstance(extra, dict):
+        extra = {}
+        errors.setdefault("extra", []).append("名册外人数无法识别，请刷新页面后重试")
+    extra_counts = {
+        name: _small_int(extra.get(name), "extra", errors, f"名册外{label}人数")
+        for name, label in zip(RESIDENT_FLAGS, ("安装", "注册", "实名", "开启预警"), strict=True)
+    }
+    if not (extra_counts["app_verified"] <= extra_counts["app_registered"] <= extra_counts["app_installed"]):
+        errors.setdefault("extra", []).append("名册外人数：实名不能多于注册，注册不能多于安装")
+
+    wanted: dict[int, dict[str, bool]] = {}
+    residents = data.get("residents") or []
+    for item in residents if isinstance(residents, list) else [None]:
+        try:
+            wanted[int(item["id"])] = {name: _bool(item.get(name)) for name in RESIDENT_FLAGS}
+        except (AttributeError, KeyError, TypeError, ValueError):
+            errors.setdefault("residents", []).append("家庭成员数据无法识别，请刷新页面后重试")
+            break
+
+    campaign = None
+    if data.get("campaign"):
+        try:
+            campaign = _campaign(int(data["campaign"]))
+        except (TypeError, ValueError):
+            campaign = None
+    else:
+        county_id, today = household.county_id, timezone.localdate()
+        campaign = _cached(("current", county_id, today), lambda: current_campaign(county_id, today))
+    if campaign is None:
+        errors.setdefault("__all__", []).append("没有进行中的活动，请联系县里管理员")
+
+    if errors:
+        raise VisitRejected(errors)
+
+    visitor_id = _visitor_id(user.pk)
+    # One transaction for the visit and the residents it changes; without residents record_visit's own suffices.
+    with transaction.atomic() if wanted else contextlib.nullcontext():
+        changed = []
+        counts = dict(extra_counts)
+        if wanted:
+            for resident in Resident.objects.filter(household_id=household.pk, pk__in=wanted):
+                after = _resident_after(resident, wanted[resident.pk])
+                if after != {name: getattr(resident, name) for name in RESIDENT_FLAGS}:
+                    for name, value in after.items():
+                        setattr(resident, name, value)
+                        counts[name] += int(value)
+                    changed.append(resident)
+        visit, created = record_visit(
+            client_id=client_id,
+            household=household,
+            campaign=campaign,
+            visited_at=visited_at,
+            fraud_types=fraud_types,
+            visitor_id=visitor_id,
+            recorded_by=user,
+            signature=signature or "",
+            photo=photo or "",
+            latitude=latitude,
+            longitude=longitude,
+            notes=notes,
+            **fields,
+            **counts,
+        )
+        if created and changed:
+            Resident.objects.bulk_update(changed, [*RESIDENT_FLAGS, "updated_at"])
+    return visit, created
+
+
+def _resident_after(resident: Resident, wanted: dict[str, bool]) -> dict[str, bool]:
+    """A resident's App states after the visit: set, never unset; each later step implies the earlier."""
+    after = {name: getattr(resident, name) or wanted[name] for name in RESIDENT_FLAGS}
+    if after["app_verified"]:
+        after["app_registered"] = True
+    if after["app_registered"] or after["alerts_enabled"]:
+        after["app_installed"] = True
+    return after
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Integrity flags
+
+
+SCAN_BATCH = 20_000
+
+
+def _setting(name, default):
+    return getattr(settings, name, default)
+
+
+def _distance_km(lat1, lon1, lat2, lon2) -> float:
+    """Great-circle distance (haversine) in kilometres."""
+    lat1, lon1, lat2, lon2 = map(math.radians, (lat1, lon1, lat2, lon2))
+    a = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    return 6371.0 * 2 * math.asin(math.sqrt(a))
+
+
+def scan_visits(since=None, visits=None) -> dict[str, int]:
+    """Flag visits recorded since ``since`` (or the given queryset); return how many flags of each kind.
+
+    Safe to run again: a visit gets at most one flag of each kind, and a reviewed flag keeps its review.
+    """
+    if visits is None:
+        visits = Visit.objects.all()
+        if since is not None:
+            visits = visits.filter(created_at__gte=since)
+    columns = (
+        "id",
+        "recorded_by_id",
+        "visitor_id",
+        "household_id",
+        "visited_at",
+        "campaign_id",
+        "signature_sha256",
+        "latitude",
+        "longitude",
+        "village_id",
+    )
+    counts = {kind: 0 for kind in IntegrityFlag.Kind.values}
+    last_pk = 0
+    while True:
+        # Batches by primary key keep memory flat when a whole year (millions of visits) is scanned.
+        rows = list(visits.filter(pk__gt=last_pk).order_by("pk").values(*columns)[:SCAN_BATCH])
+        if not rows:
+            break
+        last_pk = rows[-1]["id"]
+        found = _rapid_flags(rows) + _signature_flags(rows) + _date_and_night_flags(rows) + _far_flags(rows)
+        with transaction.atomic():
+            IntegrityFlag.objects.bulk_create(found, ignore_conflicts=True)
+        for flag in found:
+            counts[flag.kind] += 1
+    return counts
+
+
+def _rapid_flags(rows) -> list[IntegrityFlag]:
+    """One recorder logging ``MOBILE_RAPID_HOUSEHOLDS`` or more households within ``MOBILE_RAPID_MINUTES``."""
+    limit = _setting("MOBILE_RAPID_HOUSEHOLDS", 5)
+    window = dt.timedelta(minutes=_setting("MOBILE_RAPID_MINUTES", 10))
+    recorded = [row for row in rows if row["recorded_by_id"] is not None]
+    if not recorded:
+        return []
+    low = min(row["visited_at"] for row in recorded) - window
+    high = max(row["visited_at"] for row in recorded) + window
+    timelines = defaultdict(list)
+    # One query for the batch: every visit of these recorders around the batch's times.
+    for worker, pk, household, at in (
+        Visit.objects.filter(
+            recorded_by_id__in={row["recorded_by_id"] for row in recorded}, visited_at__gte=low, visited_at__lte=high
+        )
+        .order_by("recorded_by_id", "visited_at", "id")
+        .values_list("recorded_by_id", "id", "household_id", "visited_at")
+    ):
+        timelines[worker].append((pk, household, at))
+    minutes = int(window.total_seconds() // 60)
+    flags = []
+    for timeline in timelines.values():
+        flagged: dict[int, int] = {}
+        start = 0
+        for end in range(len(timeline)):
+            while timeline[end][2] - timeline[start][2] > window:
+                start += 1
+            households = {household for _, household, _ in timeline[start : end + 1]}
+            if len(households) >= limit:
+                for visit_id, _, _ in timeline[start : end + 1]:
+                    flagged[visit_id] = max(flagged.get(visit_id, 0), len(households))
+        flags += [
+            IntegrityFlag(visit_id=pk, kind=IntegrityFlag.Kind.RAPID, detail=f"同一录入人{minutes}分钟内走访{n}户")
+            for pk, n in flagged.items()
+        ]
+    return flags
+
+
+def _signature_flags(rows) -> list[IntegrityFlag]:
+    """The same signature image (by SHA-256) stored on visits of different households."""
+    hashes = {row["signature_sha256"] for row in rows if row["signature_sha256"]}
+    if not hashes:
+        return []
+    by_hash = defaultdict(list)
+    for pk, household, digest in Visit.objects.filter(signature_sha256__in=hashes).values_list(
+        "id", "household_id", "signature_sha256"
+    ):
+        by_hash[digest].append((pk, household))
+    flags = []
+    for seen in by_hash.values():
+        households = {household for _, household in seen}
+        if len(households) > 1:
+            flags += [
+                IntegrityFlag(
+                    visit_id=pk,
+                    kind=IntegrityFlag.Kind.SAME_SIGNATURE,
+                    detail=f"与另外{len(households) - 1}户的签名图片完全相同",
+                )
+                for pk, _ in seen
+            ]
+    return flags
+
+
+def _date_and_night_flags(rows) -> list[IntegrityFlag]:
+    """Visits dated outside their campaign, and visits at night (``MOBILE_NIGHT_HOURS``, local time)."""
+    night_start, night_end = _setting("MOBILE_NIGHT_HOURS", (22, 6))
+    campaigns = dict(
+        (pk, (start, end))
+        for pk, start, end in Campaign.objects.filter(pk__in={row["campaign_id"] for row in rows}).values_list(
+            "pk", "start_date", "end_date"
+        )
+    )
+    flags = []
+    for row in rows:
+        local = timezone.localtime(row["visited_at"])
+        start, end = campaigns[row["campaign_id"]]
+        if not start <= local.date() <= end:
+            flags.append(
+                IntegrityFlag(
+                    visit_id=row["id"],
+                    kind=IntegrityFlag.Kind.OUTSIDE_DATES,
+                    detail=f"走访日期{local:%Y-%m-%d}，活动为{start:%Y-%m-%d}至{end:%Y-%m-%d}",
+                )
+            )
+        if local.hour >= night_start or local.hour < night_end:
+            flags.append(
+                IntegrityFlag(visit_id=row["id"], kind=IntegrityFlag.Kind.NIGHT, detail=f"走访时间{local:%H:%M}")
+            )
+    return flags
+
+
+def _far_flags(rows) -> list[IntegrityFlag]:
+    """A location far from the village. Villages have no coordinates in our data, so "the village" is the
+    median location of the village's other located visits (at least ``MOBILE_FAR_MIN_POINTS`` of them)."""
+    limit_km = _setting("MOBILE_FAR_KM", 3.0)
+    min_points = _setting("MOBILE_FAR_MIN_POINTS", 3)
+    located = [row for row in rows if row["latitude"] is not None and row["longitude"] is not None]
+    by_village = defaultdict(list)
+    for row in located:
+        by_village[row["village_id"]].append(row)
+    flags = []
+    for village_id, new_rows in by_village.items():
+        points = list(
+            Visit.objects.filter(village_id=village_id, latitude__isnull=False, longitude__isnull=False)
+            .order_by("-visited_at")
+            .values_list("id", "latitude", "longitude")[:2000]
+        )
+        for row in new_rows:
+            others = [(float(lat), float(lon)) for pk, lat, lon in points if pk != row["id"]]
+            if len(others) < min_points:
+                continue
+            centre = (statistics.median(p[0] for p in others), statistics.median(p[1] for p in others))
+            km = _distance_km(float(row["latitude"]), float(row["longitude"]), *centre)
+            if km > limit_km:
+                flags.append(
+                    IntegrityFlag(
+                        visit_id=row["id"],
+                        kind=IntegrityFlag.Kind.FAR_AWAY,
+                        detail=f"距本村其他走访位置的中位点约{km:.1f}公里",
+                    )
+                )
+    return flags
+
+
+@transaction.atomic
+def review_flags(user, flags, status: str, note: str = "") -> int:
+    """Mark ``flags`` (already scoped by the caller's queryset) as reviewed by ``user``."""
+    return flags.update(status=status, reviewed_by=user, reviewed_at=timezone.now(), review_note=note[:200])
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 回访抽查
+
+
+def draw_callback_sample(user, per_worker: int = 3, since=None, until=None) -> int:
+    """Draw up to ``per_worker`` random, not yet drawn visits of each worker in ``user``'s scope.
+
+    ``since`` / ``until`` are dates (inclusive) on the visit time. Returns how many visits were drawn.
+    """
+    visits = scope_queryset(user, Visit.objects.filter(recorded_by__isnull=False, callback__isnull=True))
+    if since is not None:
+        visits = visits.filter(visited_at__date__gte=since)
+    if until is not None:
+        visits = visits.filter(visited_at__date__lte=until)
+    ranked = visits.annotate(
+        draw=Window(RowNumber(), partition_by=[F("recorded_by")], order_by=Random().asc())
+    ).order_by()
+    picked = list(ranked.filter(draw__lte=per_worker).values_list("id", "recorded_by_id"))
+    with transaction.atomic():
+        created = CallbackCheck.objects.bulk_create(
+            [CallbackCheck(visit_id=pk, worker_id=worker, drawn_by=user) for pk, worker in picked],
+            ignore_conflicts=True,
+        )
+    return len(created)
+
+
+@transaction.atomic
+def record_callback_result(user, check_id: int, result: str, note: str = "") -> CallbackCheck:
+    """Record the resident's answer to a call-back; 404 outside ``user``'s scope."""
+    if result not in CallbackCheck.Result.values or result == CallbackCheck.Result.PENDING:
+        raise ValueError("回访结果无效")
+    check = get_in_scope_or_404(user, CallbackCheck.objects.select_for_update(), pk=check_id)
+    check.result = result
+    check.note = note[:200]
+    check.checked_by = user
+    check.checked_at = timezone.now()
+    check.save(update_fields=["result", "note", "checked_by", "checked_at"])
+    return check
