@@ -255,3 +255,12 @@ def test_it_undoes_an_import_without_touching_the_city(places):
     assert not PartyOrganization.objects.filter(pk=org.pk).exists()
     assert not GridArea.objects.filter(village=village, name="第99网格").exists()
     assert Assignment.objects.count() == kept
+
+
+def test_it_names_the_command_without_the_note(monkeypatch):
+    monkeypatch.delenv("MAKELEVEL", raising=False)
+    argv = ["manage.py", "benchmark", "--docs", "docs/benchmarks.md", "--note", "共用机器", "--json-out", "x.json"]
+    monkeypatch.setattr(report.sys, "argv", argv)
+    assert report.command_line() == "manage.py benchmark --docs docs/benchmarks.md"
+    monkeypatch.setenv("MAKELEVEL", "1")
+    assert report.command_line().startswith("make bench")

@@ -181,5 +181,17 @@ def write_docs(path: Path, results: list[Result], data: dict, note: str = "") ->
 
 
 def command_line() -> str:
-    argv = [Path(sys.argv[0]).name, *sys.argv[1:]]
-    return " ".join(argv)
+    """The command as someone would retype it (the note and the JSON copy left out); under make, say so."""
+    args, skip = [], False
+    for arg in sys.argv[1:]:
+        if skip:
+            skip = False
+            continue
+        if arg in ("--note", "--json-out"):
+            skip = True
+            continue
+        if arg.startswith(("--note=", "--json-out=")):
+            continue
+        args.append(arg)
+    command = " ".join([Path(sys.argv[0]).name, *args])
+    return f"make bench（{command}）" if os.environ.get("MAKELEVEL") else command
