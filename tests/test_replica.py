@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.db import transaction
 from django.test import RequestFactory
 
 from outreach.accounts.models import User
@@ -76,3 +77,10 @@ def test_it_adds_the_replica_router_only_when_a_replica_url_is_given():
         "outreach.lib.replica.ReplicaReadMiddleware",
         "primary",
     ], with_url.stderr
+
+
+@pytest.mark.django_db
+def test_it_reads_inside_a_transaction_from_the_primary(with_replica):
+    # A refresh of the summaries reads and writes in one transaction: its reads must see its own writes.
+    with transaction.atomic():
+        assert route("GET", "/dashboard/rank/county/", Visit) is None
