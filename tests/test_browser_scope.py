@@ -1,36 +1,19 @@
 """A grid worker in a real browser: logs in, sees only their households, and gets the 404 page for another
 grid's household. No page breaks the Content-Security-Policy on the way."""
 
-import os
-
 import pytest
 from django.db import connections
 
+from tests.browser import launch_chromium
 from tests.factories import PASSWORD, make_household
 
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
 
 @pytest.fixture
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+    with launch_chromium() as browser:
         yield browser
-        browser.close()
         # Database work done while Playwright runs gets its own connection: close it, or PostgreSQL
         # refuses to drop the test database at the end of the run.
         connections.close_all()

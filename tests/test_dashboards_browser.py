@@ -1,41 +1,20 @@
 """The ranking in a real browser: open it, sort by a column, drill down a level."""
 
 import datetime as dt
-import os
 
 import pytest
 
 from outreach.registrations.models import RegistrationReport
+from tests.browser import launch_chromium
 from tests.factories import PASSWORD
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
 
 @pytest.fixture
 def page():
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("chromium is not installed (make browser-deps)")
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield browser.new_page(locale="zh-CN")
-        finally:
-            browser.close()
+    with launch_chromium() as browser:
+        yield browser.new_page(locale="zh-CN")
 
 
 def test_it_opens_sorts_and_drills_down_the_county_ranking(live_server, places, users, page):

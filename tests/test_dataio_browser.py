@@ -1,33 +1,23 @@
 """The 导入 page as a county clerk clicks through it: upload, preview, confirm (real chromium)."""
 
-import os
-
 import pytest
 from django.db import connection
 from django.urls import reverse
 
 from tests import factories
+from tests.browser import launch_chromium
 from tests.dataio_files import responsibility_book
 from tests.test_dataio_import import longxing_rows
 
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic"]  # fmt: skip
 
 
 @pytest.fixture
 def page():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+    with launch_chromium() as browser:
         context = browser.new_context()
         yield context.new_page()
         context.close()
-        browser.close()
     # A live-server request thread can still hold a PostgreSQL session after chromium is gone, which would
     # stop the test database from being dropped at the end of the run: end those sessions now.
     if connection.vendor == "postgresql":

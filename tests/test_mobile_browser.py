@@ -2,7 +2,6 @@
 offline and see it sent once when the connection returns, and no way into another grid's household."""
 
 import datetime as dt
-import os
 
 import pytest
 from django.db import connections
@@ -11,10 +10,8 @@ from django.utils import timezone
 from outreach.mobile import services
 from outreach.people.models import Resident
 from outreach.visits.models import COMMON_FRAUD_TYPES, FraudType, Visit
+from tests.browser import launch_chromium
 from tests.factories import PASSWORD, make_campaign, make_household
-
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-playwright_api = pytest.importorskip("playwright.sync_api")
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -29,23 +26,10 @@ def _media_in_tmp(settings, tmp_path):
     services.clear_caches()
 
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-
-
 @pytest.fixture(scope="module")
 def browser():
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+    with launch_chromium() as browser:
         yield browser
-        browser.close()
         # Work done while Playwright runs has its own connection: close it so the test database can be dropped.
         connections.close_all()
 

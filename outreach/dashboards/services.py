@@ -34,11 +34,9 @@ def mark_villages_stale(village_ids) -> int:
     ids = sorted({int(v) for v in village_ids or () if v})
     if not ids:
         return 0
-    existing = set(Village.objects.filter(pk__in=ids).values_list("pk", flat=True))
-    PendingVillage.objects.bulk_create(
-        [PendingVillage(village_id=v) for v in ids if v in existing], ignore_conflicts=True
-    )
-    return len(existing)
+    # Callers pass village ids read from foreign keys, so they exist: no query to check them.
+    PendingVillage.objects.bulk_create([PendingVillage(village_id=v) for v in ids], ignore_conflicts=True)
+    return len(ids)
 
 
 def refresh_pending() -> int:

@@ -1,8 +1,9 @@
 """Signals that let the layers on top (dashboards) follow writes made below them, without being imported.
 
 Senders: any service that writes households, assignments, visits or registration reports in bulk or one by
-one (visits.services.record_visit, the importers, the demo). Receivers refresh what they derive from those
-rows (summary tables).
+one (visits.services.record_visit, the importers, the demo), either inside the writing transaction (so a
+receiver's own writes commit with it) or on commit. Receivers refresh or mark what they derive from those
+rows (summary tables) and must stay cheap.
 """
 
 from django.dispatch import Signal
