@@ -56,7 +56,30 @@ def machine() -> dict:
         except PackageNotFoundError:
             info[package] = None
     info["wrk"] = _wrk_version()
+    info["commit"] = _commit()
     return info
+
+
+def _commit():
+    """The checked-out commit (with "+" when the work tree has changes), so figures name their code."""
+    from django.conf import settings
+
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=settings.BASE_DIR, capture_output=True, text=True, timeout=10
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=settings.BASE_DIR,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if head.returncode != 0:
+        return None
+    return head.stdout.strip() + ("+" if dirty.stdout.strip() else "")
 
 
 def _memory_gb():
@@ -163,6 +186,7 @@ def write_docs(path: Path, results: list[Result], data: dict, note: str = "") ->
         f"- 软件：Python {info['python']}，Django {info.get('django')}，{info['database']} "
         f"{info.get('database_version')}，gunicorn {info.get('gunicorn')}，psycopg {info.get('psycopg')}，"
         f"wrk {info.get('wrk') or '（未安装，用 Python 负载生成器）'}",
+        f"- 代码：{info.get('commit') or '未知'}",
         f"- 数据：住户 {scale.get('households', 0):,}，党员 {scale.get('members', 0):,}，"
         f"走访 {scale.get('visits', 0):,}，通报 {scale.get('report_days', 0)} 天",
     ]
