@@ -57,3 +57,50 @@ test-postgres: setup
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache
+
+# --- City-scale benchmark and production serving (issue 6) -----------------------------------------------
+.PHONY: bench bench-deps serve
+## make bench: builds the city dataset in its own database if missing, then measures every path.
+BENCH_DB_URL ?= postgres://postgres@127.0.0.1:5432/bench_city
+BENCH_HOUSEHOLDS ?= 1000000
+BENCH_ARGS ?= --docs docs/benchmarks.md
+BENCH_ENV := DATABASE_URL=$(BENCH_DB_URL) DJANGO_DEBUG=0 DJANGO_SECURE=0 \
+	SECRET_KEY=benchmark-only-not-a-secret-0123456789abcdefghijklmnopqrstuvwxyz \
+	ALLOWED_HOSTS=127.0.0.1,localhost,testserver \
+	STATICFILES_BACKEND=django.contrib.staticfiles.storage.StaticFilesStorage
+
+bench: setup bench-deps
+	$(PY) -m outreach.benchmarks.createdb "$(BENCH_DB_URL)"
+	$(BENCH_ENV) $(PY) manage.py migrate --noinput -v0
+	$(BENCH_ENV) $(PY) manage.py load_divisions
+	$(BENCH_ENV) $(PY) manage.py build_city --households $(BENCH_HOUSEHOLDS)
+	$(BENCH_ENV) $(PY) manage.py benchmark $(BENCH_ARGS)
+
+bench-deps:
+	@if command -v wrk >/dev/null 2>&1; then \
+		echo "wrk 已安装"; \
+	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null) \
+		|| echo "安装 wrk 失败：改用内置的 Python 负载生成器"; \
+	else \
+		echo "没有 wrk（以 root 运行 apt-get install -y wrk 可安装）：改用内置的 Python 负载生成器"; \
+	fi
+
+## make serve: production start — migrations, static files, the background worker and gunicorn, logs to stdout.
+## Needs SECRET_KEY, DATABASE_URL, ALLOWED_HOSTS (and CSRF_TRUSTED_ORIGINS) in the environment.
+serve: setup
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput -v0
+	$(PY) manage.py load_divisions
+	@worker=""; \
+	if $(PY) manage.py help db_worker >/dev/null 2>&1; then \
+		$(PY) manage.py db_worker & worker=$$!; \
+		echo "后台任务进程已启动（pid $$worker）"; \
+	else \
+		echo "没有 db_worker 命令：导入导出的后台任务不会执行"; \
+	fi; \
+	$(VENV)/bin/gunicorn outreach.wsgi -c python:outreach.gunicorn_conf & web=$$!; \
+	trap 'kill -TERM $$web $$worker 2>/dev/null' INT TERM; \
+	wait $$web; status=$$?; \
+	if [ -n "$$worker" ]; then kill -TERM $$worker 2>/dev/null; fi; \
+	wait; exit $$status

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "outreach.dataio",
     "outreach.mobile",
+    "outreach.benchmarks",
 ]
 
 MIDDLEWARE = [
@@ -274,3 +275,17 @@ MOBILE_RAPID_MINUTES = envint("MOBILE_RAPID_MINUTES", 10)
 MOBILE_NIGHT_HOURS = (22, 6)
 MOBILE_FAR_KM = 3.0
 MOBILE_FAR_MIN_POINTS = 3
+
+
+# --- Production serving and city scale (issue 6) ---------------------------------------------------------
+# A read replica for the dashboard pages when load needs it: set DATABASE_REPLICA_URL to a streaming
+# replica of the primary. GET requests under REPLICA_READ_PATHS read from it; all else uses "default".
+if os.environ.get("DATABASE_REPLICA_URL"):
+    DATABASES["replica"] = dj_database_url.parse(
+        os.environ["DATABASE_REPLICA_URL"], conn_max_age=envint("DB_CONN_MAX_AGE", 60), conn_health_checks=True
+    )
+    # Tests read the replica's rows from the test database itself.
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    DATABASE_ROUTERS = ["outreach.lib.replica.ReplicaRouter"]
+    MIDDLEWARE.append("outreach.lib.replica.ReplicaReadMiddleware")
+REPLICA_READ_PATHS = tuple(envlist("REPLICA_READ_PATHS", "/dashboard/"))

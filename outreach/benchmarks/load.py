@@ -1,0 +1,339 @@
+"""Load runs against a real gunicorn on loopback: ``wrk`` when installed, else a bounded Python generator.
+
+Only loopback addresses are ever targeted, every loop is bounded in requests and in time, and the gunicorn
+this module starts is stopped by its own process id when the run ends.
+"""
+
+import http.client
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+
+LOOPBACK = "127.0.0.1"
+BASE_DIR = Path(settings.BASE_DIR)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((LOOPBACK, 0))
+        return sock.getsockname()[1]
+
+
+def server_env(extra: dict | None = None) -> dict:
+    """The environment of a production-like server: DEBUG off, no HTTPS redirect, the same database."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "DJANGO_DEBUG": "0",
+            "DJANGO_SECURE": "0",
+            "SECRET_KEY": env.get("SECRET_KEY") or "benchmark-only-" + "x" * 40,
+            "ALLOWED_HOSTS": f"{LOOPBACK},localhost",
+            # The benchmark does not collectstatic: hashed names would need the manifest.
+            "STATICFILES_BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage",
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    env.update(extra or {})
+    return env
+
+
+def _children_cpu_seconds(parent: int) -> float:
+    """User + system CPU seconds used so far by the direct children of ``parent`` (gunicorn's workers)."""
+    total = 0
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # After the command: state, ppid, … utime is field 14 and stime 15 of the whole line.
+        if int(fields[1]) == parent:
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
+@dataclass
+class Server:
+    base: str
+    pid: int
+
+    def cpu_seconds(self) -> float:
+        return _children_cpu_seconds(self.pid)
+
+
+@contextmanager
+def gunicorn(workers: int = 3, timeout: float = 60.0):
+    """A gunicorn serving this checkout on a free loopback port; yields a ``Server`` (base URL, pid)."""
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "outreach.wsgi",
+        "--bind",
+        f"{LOOPBACK}:{port}",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "sync",
+        "--log-level",
+        "warning",
+        "--timeout",
+        "60",
+    ]
+    log = tempfile.TemporaryFile()
+    process = subprocess.Popen(command, cwd=BASE_DIR, env=server_env(), stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://{LOOPBACK}:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                log.seek(0)
+                raise RuntimeError("gunicorn 启动失败：" + log.read().decode(errors="replace")[-2000:])
+            try:
+                with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"gunicorn 在 {timeout:.0f} 秒内没有就绪")
+            time.sleep(0.2)
+        yield Server(base, process.pid)
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        log.close()
+
+
+@dataclass
+class LoadSpec:
+    """POST (or GET) ``path`` with ``connections`` clients for ``seconds`` (and at most ``max_requests``)."""
+
+    url: str
+    method: str = "GET"
+    headers: dict | None = None
+    # For POSTs: the body template, where {uuid} and {household} are filled per request.
+    body: str = ""
+    households: tuple[int, ...] = ()
+    connections: int = 32
+    threads: int = 2
+    seconds: int = 10
+    max_requests: int = 20_000
+
+
+def wrk_available() -> bool:
+    return shutil.which("wrk") is not None
+
+
+def _lua_long_string(text: str) -> str:
+    """``text`` as a Lua long-bracket literal: raw bytes, no escapes (LuaJIT reads no \\u escapes)."""
+    level = 0
+    while f"]{'=' * level}]" in text:
+        level += 1
+    return f"[{'=' * level}[{text}]{'=' * level}]"
+
+
+def _lua(spec: LoadSpec) -> str:
+    """A wrk script: a fresh uuid v4 and a household from the list in every request; JSON summary at the end."""
+    headers = "\n".join(f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in (spec.headers or {}).items())
+    households = ", ".join(str(h) for h in spec.households) or "0"
+    return f"""
+wrk.method = {json.dumps(spec.method)}
+{headers}
+local households = {{ {households} }}
+local template = {_lua_long_string(spec.body)}
+local counter = 0
+local limit = {spec.max_requests}
+local nonce = "{secrets.token_hex(4)}"
+local next_thread = 0
+
+function setup(thread)
+  next_thread = next_thread + 1
+  thread:set("thread_no", next_thread)
+end
+
+function init(args)
+  -- thread_no is a global wrk sets in each thread's own Lua state (see setup).
+  math.randomseed(thread_no * 7919 + os.time())
+end
+
+-- Unique without relying on the random generator: this run's nonce, the thread and its counter.
+local function uuid4()
+  return string.format("%s-%04x-4%03x-%x%03x-%012x", nonce, thread_no, math.random(0, 4095),
+    math.random(8, 11), math.random(0, 4095), counter)
+end
+
+function request()
+  counter = counter + 1
+  if counter > limit then
+    wrk.thread:stop()
+  end
+  if template == "" then
+    return wrk.format()
+  end
+  local body = string.gsub(template, "{{uuid}}", uuid4())
+  body = string.gsub(body, "{{household}}", tostring(households[math.random(1, #households)]))
+  return wrk.format(nil, nil, nil, body)
+end
+
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "WRK_JSON {{\\"requests\\": %d, \\"duration_us\\": %d, \\"connect\\": %d, \\"read\\": %d, " ..
+    "\\"write\\": %d, \\"status\\": %d, \\"timeout\\": %d, \\"p50_us\\": %d, \\"p99_us\\": %d, " ..
+    "\\"max_us\\": %d}}\\n",
+    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(99), latency.max))
+end
+"""
+
+
+def parse_wrk(output: str) -> dict:
+    """Figures from the WRK_JSON line our script prints (requests/s, p50/p99 ms, errors)."""
+    for line in output.splitlines():
+        if line.startswith("WRK_JSON "):
+            data = json.loads(line[len("WRK_JSON ") :])
+            seconds = data["duration_us"] / 1e6
+            errors = data["connect"] + data["read"] + data["write"] + data["status"] + data["timeout"]
+            return {
+                "requests": data["requests"],
+                "requests_per_s": round(data["requests"] / seconds, 1) if seconds else 0.0,
+                "p50_ms": round(data["p50_us"] / 1000, 1),
+                "p99_ms": round(data["p99_us"] / 1000, 1),
+                "errors": errors,
+                "tool": "wrk",
+            }
+    raise RuntimeError("wrk 没有输出结果：" + output[-500:])
+
+
+def _check_loopback(url: str):
+    host = url.split("//", 1)[-1].split("/", 1)[0].split(":", 1)[0]
+    if host not in (LOOPBACK, "localhost", "::1"):
+        raise ValueError(f"负载测试只打本机回环地址，不打 {host}")
+
+
+def run_wrk(spec: LoadSpec) -> dict:
+    _check_loopback(spec.url)
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(_lua(spec))
+    try:
+        completed = subprocess.run(
+            [
+                "wrk",
+                f"-t{spec.threads}",
+                f"-c{spec.connections}",
+                f"-d{spec.seconds}s",
+                "--timeout",
+                "10s",
+                "-s",
+                script.name,
+                spec.url,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=spec.seconds + 60,
+            check=False,
+        )
+    finally:
+        os.unlink(script.name)
+    return parse_wrk(completed.stdout + completed.stderr)
+
+
+def run_python(spec: LoadSpec) -> dict:
+    """The same run without wrk: one thread per connection, keep-alive, bounded in requests and time."""
+    _check_loopback(spec.url)
+    import random
+    import uuid
+
+    rest = spec.url.split("//", 1)[1]
+    hostport, _, path = rest.partition("/")
+    host, _, port = hostport.partition(":")
+    path = "/" + path
+    deadline = time.monotonic() + spec.seconds
+    lock = threading.Lock()
+    latencies: list[float] = []
+    errors = [0]
+    budget = [spec.max_requests]
+
+    def worker(seed):
+        rng = random.Random(seed)
+        conn = http.client.HTTPConnection(host, int(port or 80), timeout=10)
+        while time.monotonic() < deadline:
+            with lock:
+                if budget[0] <= 0:
+                    break
+                budget[0] -= 1
+            body = None
+            if spec.body:
+                body = (
+                    spec.body.replace("{uuid}", str(uuid.UUID(int=rng.getrandbits(128), version=4)))
+                    .replace("{household}", str(rng.choice(spec.households)))
+                    .encode()
+                )
+            started = time.perf_counter()
+            try:
+                conn.request(spec.method, path, body=body, headers=spec.headers or {})
+                response = conn.getresponse()
+                response.read()
+                ok = response.status < 400
+            except OSError:
+                ok = False
+                conn.close()
+                conn = http.client.HTTPConnection(host, int(port or 80), timeout=10)
+            elapsed = (time.perf_counter() - started) * 1000
+            with lock:
+                latencies.append(elapsed)
+                if not ok:
+                    errors[0] += 1
+        conn.close()
+
+    started = time.perf_counter()
+    nonce = secrets.token_hex(8)  # client ids differ from one run to the next, not only between threads
+    threads = [threading.Thread(target=worker, args=(f"{nonce}-{n}",)) for n in range(spec.connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=spec.seconds + 30)
+    seconds = time.perf_counter() - started
+    ordered = sorted(latencies) or [0.0]
+    return {
+        "requests": len(latencies),
+        "requests_per_s": round(len(latencies) / seconds, 1) if seconds else 0.0,
+        "p50_ms": round(statistics.median(ordered), 1),
+        "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], 1),
+        "errors": errors[0],
+        "tool": "python",
+    }
+
+
+def run_load(spec: LoadSpec, server: Server | None = None) -> dict:
+    """One load run; with ``server``, also the app's CPU milliseconds per request (steadier than the rate
+    on a shared machine: other jobs slow the clock, not the work a request costs)."""
+    before = server.cpu_seconds() if server else 0.0
+    figures = run_wrk(spec) if wrk_available() else run_python(spec)
+    if server and figures["requests"]:
+        figures["app_cpu_ms"] = round((server.cpu_seconds() - before) * 1000 / figures["requests"], 2)
+    return figures
