@@ -88,6 +88,8 @@ bench-deps:
 
 ## make serve: production start — migrations, static files, the background worker and gunicorn, logs to stdout.
 ## Needs SECRET_KEY, DATABASE_URL, ALLOWED_HOSTS (and CSRF_TRUSTED_ORIGINS) in the environment.
+SUMMARY_WATCH_SECONDS ?= 5
+
 serve: setup
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput -v0
@@ -99,8 +101,11 @@ serve: setup
 	else \
 		echo "没有 db_worker 命令：导入导出的后台任务不会执行"; \
 	fi; \
+	$(PY) manage.py refresh_summaries --watch $(SUMMARY_WATCH_SECONDS) & summaries=$$!; \
+	echo "汇总表刷新进程已启动（pid $$summaries，每 $(SUMMARY_WATCH_SECONDS) 秒）"; \
 	$(VENV)/bin/gunicorn outreach.wsgi -c python:outreach.gunicorn_conf & web=$$!; \
-	trap 'kill -TERM $$web $$worker 2>/dev/null' INT TERM; \
+	trap 'kill -TERM $$web $$worker $$summaries 2>/dev/null' INT TERM; \
 	wait $$web; status=$$?; \
+	kill -TERM $$summaries 2>/dev/null; \
 	if [ -n "$$worker" ]; then kill -TERM $$worker 2>/dev/null; fi; \
 	wait; exit $$status

@@ -212,6 +212,30 @@ def test_it_follows_new_visits_through_the_signal(field_world, places, django_ca
     assert early["visited"] == 2  # the new visit counts from 8月7日 on
 
 
+def test_it_leaves_fresh_marks_to_the_watcher_within_the_grace(field_world, places, settings):
+    settings.DASHBOARD_REFRESH_GRACE_SECONDS = 30
+    good_visit(field_world["households"][3], field_world["members"][1], 7)
+    # A fresh mark: the page reads the rows as they are and leaves the refresh to the watcher.
+    row = row_of(ranking("village", places.longxing, as_of=AUG13, metric="visit_rate"), "周庄村")
+    assert row["visited"] == 2
+    assert PendingVillage.objects.filter(village=places.zhouzhuang).exists()
+    # The watcher (refresh_summaries --watch) picks it up.
+    call_command("refresh_summaries", watch=0.01, loops=1, verbosity=0)
+    assert not PendingVillage.objects.exists()
+    row = row_of(ranking("village", places.longxing, as_of=AUG13, metric="visit_rate"), "周庄村")
+    assert row["visited"] == 3
+
+
+def test_it_refreshes_on_read_when_a_mark_outlives_the_grace(field_world, places, settings):
+    settings.DASHBOARD_REFRESH_GRACE_SECONDS = 30
+    good_visit(field_world["households"][3], field_world["members"][1], 7)
+    # No watcher ran: once the mark is older than the grace the page itself refreshes.
+    PendingVillage.objects.update(marked_at=timezone.now() - dt.timedelta(seconds=31))
+    row = row_of(ranking("village", places.longxing, as_of=AUG13, metric="visit_rate"), "周庄村")
+    assert row["visited"] == 3
+    assert not PendingVillage.objects.exists()
+
+
 def test_it_requalifies_visits_when_the_campaign_rule_changes(field_world, places, django_capture_on_commit_callbacks):
     campaign = field_world["campaign"]
     with django_capture_on_commit_callbacks(execute=True):

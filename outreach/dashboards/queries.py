@@ -10,6 +10,7 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db.models import (
     Case,
     Count,
@@ -354,7 +355,7 @@ def ranking(level: str, parent=None, as_of: dt.date | None = None, metric: str |
     previous report date (rank moves and value Δ of the ranking metric)."""
     if level not in LEVELS:
         raise KeyError(f"没有这个层级：{level}")
-    refresh_pending()
+    refresh_pending(settings.DASHBOARD_REFRESH_GRACE_SECONDS)
     as_of = as_of or default_as_of()
     metric_obj = m.get_metric(metric or m.DEFAULT_METRIC_BY_LEVEL[level])
     campaign = current_campaign(as_of)
@@ -465,7 +466,7 @@ def households_never_visited(user, campaign: Campaign | None):
 def villages_below_target(user, campaign: Campaign | None, as_of: dt.date, limit: int = 300) -> tuple[list[dict], int]:
     """Villages in ``user``'s scope whose 入户率 on ``as_of`` is below the campaign target, lowest first
     (at most ``limit`` of them), and how many there are in all."""
-    refresh_pending()
+    refresh_pending(settings.DASHBOARD_REFRESH_GRACE_SECONDS)
     day = _summary_day(campaign, as_of)
     if day is None:
         return [], 0

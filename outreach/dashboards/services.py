@@ -1,8 +1,10 @@
 """Writes of the dashboards area: the summary rows the rankings read, and issuing a 通报.
 
 Summary rows are derived data. ``field_data_changed`` marks villages stale (one cheap INSERT, so a visit POST
-stays fast); every ranking read first calls ``refresh_pending`` which rebuilds the stale villages (and the
-party organizations whose members or households touch them) in a fixed number of queries. ``rebuild_summaries``
+stays fast); ``refresh_pending`` rebuilds the stale villages (and the party organizations whose members or
+households touch them) in a fixed number of queries. In production ``refresh_summaries --watch`` runs it every
+few seconds; every ranking read also calls it for marks older than ``DASHBOARD_REFRESH_GRACE_SECONDS``, so
+figures are never staler than that even when the watcher is down. ``rebuild_summaries``
 rebuilds everything, e.g. after a bulk load (``python manage.py refresh_summaries --all``).
 """
 
@@ -12,6 +14,7 @@ from collections import defaultdict
 from django.db import connection, transaction
 from django.db.models import Count, Max, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import TruncDate
+from django.utils import timezone
 
 from outreach.campaigns.models import Assignment, Campaign
 from outreach.dashboards.models import OrganizationDaySummary, PendingVillage, VillageDaySummary
@@ -39,9 +42,16 @@ def mark_villages_stale(village_ids) -> int:
     return len(ids)
 
 
-def refresh_pending() -> int:
-    """Rebuild the summary rows of every village marked stale; return how many villages were refreshed."""
-    if not PendingVillage.objects.exists():
+def refresh_pending(older_than_seconds: int = 0) -> int:
+    """Rebuild the summary rows of every village marked stale; return how many villages were refreshed.
+
+    With ``older_than_seconds`` nothing is done unless some mark is at least that old (then every stale
+    village is rebuilt): a page read leaves fresh marks to the watcher.
+    """
+    pending = PendingVillage.objects.all()
+    if older_than_seconds > 0:
+        pending = pending.filter(marked_at__lte=timezone.now() - dt.timedelta(seconds=older_than_seconds))
+    if not pending.exists():
         return 0
     with transaction.atomic():
         if not _lock_summaries(wait=False):
