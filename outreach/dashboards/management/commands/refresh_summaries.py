@@ -31,7 +31,6 @@ class Command(BaseCommand):
             return
         loops = 0
         while True:
-            close_old_connections()
             n = refresh_pending()
             if n and options["verbosity"]:
                 self.stdout.write(f"已刷新 {n} 个村的汇总")
@@ -39,3 +38,5 @@ class Command(BaseCommand):
             if options["loops"] and loops >= options["loops"]:
                 return
             time.sleep(options["watch"])
+            # A long-running process: drop a connection the database closed or that outlived CONN_MAX_AGE.
+            close_old_connections()
