@@ -10,7 +10,6 @@ from pathlib import Path
 
 import dj_database_url
 from csp.constants import NONE, SELF
-from django.core.exceptions import ImproperlyConfigured
 
 from outreach.lib.env import envbool, envint, envlist
 
@@ -18,12 +17,15 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 DEBUG = envbool("DJANGO_DEBUG", "0")
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
-if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured(
-            "SECRET_KEY is not set. Set SECRET_KEY in the environment (a long random string), "
-            "or DJANGO_DEBUG=1 for a development run."
-        )
+# With DEBUG off and no key, commands that sign nothing (migrate, makemigrations, check, load_divisions) still
+# run; serving (outreach.wsgi: gunicorn, runserver) refuses to start with this message, and anything that would
+# sign (sessions, CSRF) fails with Django's own "SECRET_KEY must not be empty".
+SECRET_KEY_MISSING = not SECRET_KEY and not DEBUG
+SECRET_KEY_MISSING_MESSAGE = (
+    "SECRET_KEY is not set. Set SECRET_KEY in the environment (a long random string), "
+    "or DJANGO_DEBUG=1 for a development run. 未设置 SECRET_KEY：生产环境请设置一个长随机串。"
+)
+if not SECRET_KEY and DEBUG:
     SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"
 
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "127.0.0.1,localhost" if DEBUG else "")

@@ -6,30 +6,33 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _run(env_extra):
-    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DJANGO_DEBUG")}
+def _run(env_extra, code):
+    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DJANGO_DEBUG", "DATABASE_URL")}
     env.update(env_extra)
-    return subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE','outreach.settings'); django.setup()",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
 
 
-def test_it_refuses_to_start_without_a_secret_key_when_debug_is_off():
-    result = _run({})
+SERVE = "import outreach.wsgi"
+CHECK = (
+    "import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE','outreach.settings'); django.setup(); "
+    "from django.core.management import call_command; call_command('makemigrations', check=True, dry_run=True)"
+)
+
+
+def test_it_refuses_to_serve_without_a_secret_key_when_debug_is_off():
+    result = _run({}, SERVE)
     assert result.returncode != 0
     assert "SECRET_KEY is not set" in result.stderr
 
 
-def test_it_starts_with_a_secret_key():
-    assert _run({"SECRET_KEY": "x" * 60}).returncode == 0
+def test_it_serves_with_a_secret_key():
+    result = _run({"SECRET_KEY": "x" * 60, "ALLOWED_HOSTS": "example.org"}, SERVE)
+    assert result.returncode == 0, result.stderr
+
+
+def test_it_runs_commands_that_sign_nothing_without_a_secret_key():
+    result = _run({}, CHECK)
+    assert result.returncode == 0, result.stderr
 
 
 def test_it_speaks_chinese_in_shanghai_time(settings):
