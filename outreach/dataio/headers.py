@@ -133,26 +133,8 @@ KINDS: dict[str, dict] = {
 
 # Export columns per kind, in order (the import reads the same headers back).
 EXPORT_COLUMNS = {
-    "responsibility": [
-        "seq",
-        "town",
-        "village",
-        "grid",
-        "member_name",
-        "member_phone",
-        "organization",
-        "head_name",
-        "head_phone",
-        "address",
-        "size",
-        "note",
-        "household_id",
-        "member_id",
-        "visited",
-        "last_visit",
-        "signed",
-        "app_registered",
-    ],
+    # The 责任分工表 goes back out in exactly the columns it is read in (round trip).
+    "responsibility": list(KINDS["responsibility"]["keys"]),
     "households": [
         "household_id",
         "town",
