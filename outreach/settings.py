@@ -260,16 +260,19 @@ TASKS = {
 # Uploaded and exported files live outside MEDIA_ROOT and STATIC_ROOT: nothing web-served reaches them.
 DATAIO_DIR = Path(os.environ.get("DATAIO_DIR", BASE_DIR / "var" / "dataio"))
 DATAIO_MAX_UPLOAD_MB = envint("DATAIO_MAX_UPLOAD_MB", 50)
-# A zip member larger than this (uncompressed), or all of them together, is refused before opening.
-DATAIO_MAX_UNCOMPRESSED_MB = envint("DATAIO_MAX_UNCOMPRESSED_MB", 500)
+# A zip member larger than this (uncompressed), or all of them together, is refused before opening: a
+# 100,000-row 责任分工表 saved with inline strings unpacks to ~66 MB, so 150 leaves room for 200,000 rows.
+DATAIO_MAX_UNCOMPRESSED_MB = envint("DATAIO_MAX_UNCOMPRESSED_MB", 150)
+# Real sheets compress 3:1 to 30:1; a member of 1 MB or more above this ratio is a zip bomb.
+DATAIO_MAX_ZIP_RATIO = envint("DATAIO_MAX_ZIP_RATIO", 100)
+# No clerk's cell is this long (addresses and notes are a few hundred characters at most).
+DATAIO_MAX_CELL_CHARS = envint("DATAIO_MAX_CELL_CHARS", 2000)
 # A job "running" with no heartbeat for this long was left by a killed worker and is marked failed.
 DATAIO_STALE_MINUTES = envint("DATAIO_STALE_MINUTES", 10)
 # Files of previews nobody confirmed are deleted after this many hours.
 DATAIO_ABANDONED_HOURS = envint("DATAIO_ABANDONED_HOURS", 24)
-STORAGES["import_export"] = {
-    "BACKEND": "django.core.files.storage.FileSystemStorage",
-    "OPTIONS": {"location": str(DATAIO_DIR / "import_export")},
-}
+# django-import-export's file between preview and confirm (the user import): under DATAIO_DIR, swept.
+IMPORT_EXPORT_TMP_STORAGE_CLASS = "outreach.lib.uploads.GuardedTempStorage"
 # --- Phone pages and checks on visits (issue 5, outreach.mobile) ---
 # Largest JSON body a phone may post for one visit (signature + a resized photo + fields).
 # The endpoint reads its body itself with this limit, independent of DATA_UPLOAD_MAX_MEMORY_SIZE (forms).

@@ -11,6 +11,7 @@ Each visit carries an integrity flag and a call-back check (seen by county and t
 import datetime as dt
 from types import SimpleNamespace
 
+from outreach.accounts.models import Role
 from outreach.mobile.models import CallbackCheck, IntegrityFlag
 from outreach.people.models import Resident, Team
 from outreach.places.models import Zone
@@ -22,6 +23,7 @@ from tests.factories import (
     make_household,
     make_member,
     make_org,
+    make_user,
     make_visit,
 )
 
@@ -54,6 +56,8 @@ def build_world(places, users):
         # Checks on visits (outreach.mobile): one flag and one call-back per area.
         IntegrityFlag.objects.create(visit=visit, kind=IntegrityFlag.Kind.NIGHT, detail="走访时间23:00")
         CallbackCheck.objects.create(visit=visit, worker=users.grid)
+    # An account for the 稷山 county admin to manage (users below the county level in 稷山县).
+    make_user(Role.MEMBER, username="member_jishan", county=places.jishan)
     reports = [(places.xinjiang, None), (places.xinjiang, places.longxing), (places.xinjiang, places.sanquan)]
     for county, town in [*reports, (places.jishan, None), (places.jishan, places.jishan_town)]:
         RegistrationReport.objects.create(

@@ -13,7 +13,8 @@ from django.apps import apps
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from outreach.accounts.scoping import SCOPE_PATHS, UNSCOPED, scope_queryset
+from outreach.accounts.models import User
+from outreach.accounts.scoping import SCOPE_PATHS, UNSCOPED, manageable_users, scope_queryset
 from tests.scope_world import build_world
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +33,11 @@ def _url(model, view, *args):
 
 
 def _inside_and_outside(user, model):
-    visible = scope_queryset(user, model._default_manager.all())
+    if model is User:
+        # Accounts: in the area *and* below the user's level (a county admin never reaches a county admin).
+        visible = manageable_users(user, User.objects.all())
+    else:
+        visible = scope_queryset(user, model._default_manager.all())
     inside = visible.order_by("pk").first()
     outside = model._default_manager.exclude(pk__in=visible.values("pk")).order_by("pk").first()
     return inside, outside
@@ -69,6 +74,9 @@ def test_it_answers_every_admin_url_by_scope_and_permission(role, world, users, 
         if inside is not None:
             _get(client, _url(model, "change", inside.pk), 200 if view else 403, label)
             _get(client, _url(model, "history", inside.pk), 200 if view else 403, label)
+            if model is User:
+                changes = model_admin.has_change_permission(request)
+                _get(client, reverse("admin:auth_user_password_change", args=[inside.pk]), 200 if changes else DENIED, label)
             if getattr(model_admin, "phone_fields", ()):
                 _get(client, _url(model, "reveal_phone", inside.pk), 200 if view else 403, label)
         if outside is not None:
@@ -77,6 +85,8 @@ def test_it_answers_every_admin_url_by_scope_and_permission(role, world, users, 
             _get(client, _url(model, "change", outside.pk), 404 if view else DENIED, label)
             _get(client, _url(model, "history", outside.pk), 404 if view else DENIED, label)
             _get(client, _url(model, "delete", outside.pk), 404 if deletable else DENIED, label)
+            if model is User:
+                _get(client, reverse("admin:auth_user_password_change", args=[outside.pk]), (403, 404), label)
             if getattr(model_admin, "phone_fields", ()):
                 _get(client, _url(model, "reveal_phone", outside.pk), 404 if view else DENIED, label)
         _get(client, _url(model, "change", 987654321), 404 if view else DENIED, label)

@@ -1,19 +1,44 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponseRedirect
 from import_export.admin import ImportExportMixin
+from import_export.forms import ImportForm
 
 from outreach.accounts.admin_base import CountyFilter, ProtectedImportExportMixin, ScopedAdminMixin, TownFilter
-from outreach.accounts.models import AccessLog, Role, User
-from outreach.accounts.resources import UserResource
-from outreach.accounts.scoping import area_of
+from outreach.accounts.models import AccessLog, Role, User, roles_below
+from outreach.accounts.resources import UserResource, seal_passwords
+from outreach.accounts.scoping import manageable_users
+from outreach.lib.uploads import GuardedTempStorage, UploadRefused, check_cell, check_upload
+
+
+class UserImportForm(ImportForm):
+    """The user import's upload: refused before the library reads it if it is too big, a bomb or has a cell
+    longer than a clerk types (the same checks as every other import)."""
+
+    def clean(self):
+        cleaned = super().clean()
+        upload = cleaned.get("import_file")
+        if upload is None:
+            return cleaned
+        try:
+            check_upload(upload, upload.name, size=upload.size)
+        except UploadRefused as exc:
+            self.add_error("import_file", str(exc))
+        return cleaned
 
 
 @admin.register(User)
 class UserAdmin(ScopedAdminMixin, ProtectedImportExportMixin, ImportExportMixin, DjangoUserAdmin):
-    """Users of the user's own area; county admins create their county's staff, never a city admin."""
+    """Accounts of the user's own area below the user's level (list, change, password, delete and history).
+
+    A county admin sees and manages the county's town admins, grid workers and members, never a county or
+    city admin; only a superuser touches a superuser. Role choices are the roles below the user's own.
+    """
 
     resource_classes = [UserResource]
+    import_form_class = UserImportForm
     access_log_subject = "用户"
     phone_fields = ("phone",)
     show_full_result_count = False
@@ -31,10 +56,76 @@ class UserAdmin(ScopedAdminMixin, ProtectedImportExportMixin, ImportExportMixin,
     )
 
     def get_queryset(self, request):
-        users = super().get_queryset(request)
-        if not request.user.is_superuser:
-            users = users.exclude(is_superuser=True)
-        return users
+        return manageable_users(request.user, super().get_queryset(request))
+
+    # --- the import's temporary file holds hashes only, and never outlives the preview ----------------------
+
+    def write_to_tmp_storage(self, import_file, input_format):
+        data = b"".join(import_file.chunks())
+        try:
+            dataset = input_format.create_dataset(data)
+            for row_no, row in enumerate(dataset, start=2):
+                for col, value in enumerate(row):
+                    check_cell(value, "用户", row_no, col)
+            sealed = input_format.export_data(seal_passwords(dataset))
+        except UploadRefused:
+            raise
+        except Exception:  # noqa: BLE001 - an unreadable file is reported by the library's own read step
+            sealed = b""
+        if isinstance(sealed, str):
+            sealed = sealed.encode(self.from_encoding)
+        storage = self.get_tmp_storage_class()(
+            encoding=None if input_format.is_binary() else self.from_encoding,
+            read_mode=input_format.get_read_mode(),
+            **self.get_tmp_storage_class_kwargs(),
+        )
+        storage.save(sealed)
+        return storage
+
+    def import_action(self, request, **kwargs):
+        GuardedTempStorage.sweep()
+        try:
+            response = super().import_action(request, **kwargs)
+        except UploadRefused as exc:
+            self.message_user(request, str(exc), level="error")
+            return HttpResponseRedirect(request.path)
+        context = getattr(response, "context_data", None) or {}
+        form = context.get("form")
+        if "confirm_form" not in context and form is not None and hasattr(form, "cleaned_data"):
+            # Refused at preview: nothing will confirm this file, so it goes now.
+            name = getattr(form.cleaned_data.get("import_file"), "tmp_storage_name", None)
+            if name:
+                GuardedTempStorage(name=name).remove()
+        return response
+
+    def process_import(self, request, **kwargs):
+        try:
+            return super().process_import(request, **kwargs)
+        finally:
+            name = request.POST.get("import_file_name")
+            if name:
+                GuardedTempStorage(name=name).remove()
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        # Saved and still in the transaction: an account that ends up at or above the user's level is refused.
+        if not manageable_users(request.user, User.objects.filter(pk=form.instance.pk)).exists():
+            raise PermissionDenied("不能创建或修改与您同级或更高级别的账号")
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+
+        class GridsFitForm(form):
+            def _post_clean(self):
+                super()._post_clean()
+                if "grids" in self.fields and "grids" in self.cleaned_data:
+                    try:
+                        self.instance.clean_grids(self.cleaned_data["grids"])
+                    except ValidationError as exc:
+                        self._update_errors(exc)
+
+        GridsFitForm.__name__ = form.__name__
+        return GridsFitForm
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
@@ -48,8 +139,9 @@ class UserAdmin(ScopedAdminMixin, ProtectedImportExportMixin, ImportExportMixin,
         ]
 
     def formfield_for_choice_field(self, db_field, request, **kwargs):
-        if db_field.name == "role" and not area_of(request.user).everything:
-            kwargs["choices"] = [(value, label) for value, label in Role.choices if value != Role.CITY]
+        if db_field.name == "role":
+            allowed = set(roles_below(request.user))
+            kwargs["choices"] = [(value, label) for value, label in Role.choices if value in allowed]
         return super().formfield_for_choice_field(db_field, request, **kwargs)
 
     @admin.display(description="姓名")

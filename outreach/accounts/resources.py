@@ -6,16 +6,21 @@ naming the row and column. Business keys only: places by name, the account by �
 when the column is empty); database ids in a file are never read.
 """
 
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.password_validation import validate_password
+from django.core import signing
 from django.core.exceptions import ValidationError
 from import_export import fields, resources
 
-from outreach.accounts.models import Role, User
-from outreach.accounts.scoping import area_of, scope_queryset
+from outreach.accounts.models import Role, User, roles_below
+from outreach.accounts.scoping import area_of, manageable_users, scope_queryset
 from outreach.lib.cells import unescape_cell
 from outreach.lib.names import clean_name
 from outreach.lib.phones import is_valid_phone, normalize_phone
 from outreach.places.models import County, GridArea, Town
+
+PASSWORD_COLUMN = "初始密码"
+_PASSWORD_SALT = "outreach.accounts.user-import-password"
 
 ROLE_BY_LABEL = {label: value for value, label in Role.choices} | {value: value for value in Role.values}
 GRID_SEPARATORS = ("、", ",", "，", ";", "；")
@@ -53,10 +58,8 @@ class UserResource(resources.ModelResource):
     # --- reading the importer's scope -----------------------------------------------------------------
 
     def get_queryset(self):
-        users = User.objects.exclude(is_superuser=True)
-        if self.user is None:
-            return users
-        return scope_queryset(self.user, users)
+        # Accounts the importer may change: in their area and below their level (never a superuser).
+        return manageable_users(self.user, User.objects.exclude(is_superuser=True))
 
     def _is_city(self) -> bool:
         return self.user is None or area_of(self.user).everything
@@ -91,8 +94,8 @@ class UserResource(resources.ModelResource):
         role = ROLE_BY_LABEL.get(_text(row.get("角色")))
         if role is None:
             errors["role"] = "角色须为：" + "、".join(Role.labels)
-        elif role == Role.CITY and not self._is_city():
-            errors["role"] = "只有市级管理员可以创建市级管理员"
+        elif self.user is not None and role not in roles_below(self.user):
+            errors["role"] = f"您不能创建或修改{Role(role).label}账号（只能管理比自己低一级及以下的账号）"
 
         county, town, grids = self._places(row, role, errors)
         if errors:
@@ -103,10 +106,24 @@ class UserResource(resources.ModelResource):
         instance.phone = phone
         instance.role = role
         instance.county, instance.town = county, town
+        if role == Role.CITY:
+            instance.county = instance.town = None
+        elif role == Role.COUNTY:
+            instance.town = None
+        instance.zone = None if role != Role.TOWN else instance.zone
         instance.is_staff = True
         instance._import_grids = grids
-        password = str(row.get("初始密码") or "").strip()
-        if password:
+        try:
+            instance.clean()
+            instance.clean_grids(grids)
+        except ValidationError as exc:
+            raise ValidationError(exc.message_dict) from exc
+        kind, password = open_password(row.get(PASSWORD_COLUMN))
+        if kind == "errors":
+            raise ValidationError({"password": password})
+        if kind == "hash":
+            instance.password = password
+        elif password:
             try:
                 validate_password(password, instance)
             except ValidationError as exc:
@@ -179,6 +196,52 @@ class UserResource(resources.ModelResource):
 
     def filter_export(self, queryset, **kwargs):
         return queryset.select_related("county", "town").prefetch_related("grids__village")
+
+
+def seal_passwords(dataset):
+    """Replace every 初始密码 in ``dataset`` by its checked hash (or the reasons it fails), signed, in place.
+
+    The admin does this before the file is kept between preview and confirm, so no password is ever stored
+    in the clear; the signature means a hash typed into a sheet is not taken for one we made.
+    """
+    headers = list(dataset.headers or [])
+    if PASSWORD_COLUMN not in headers:
+        return dataset
+    column = headers.index(PASSWORD_COLUMN)
+    rows = [list(row) for row in dataset]
+    for cells in rows:
+        password = str(cells[column] or "").strip() if column < len(cells) else ""
+        if not password:
+            continue
+        values = dict(zip(headers, cells, strict=False))
+        phone = normalize_phone(values.get("手机号码"))
+        probe = User(username=_text(values.get("用户名")) or phone, last_name=_text(values.get("姓名")), phone=phone)
+        try:
+            validate_password(password, probe)
+        except ValidationError as exc:
+            cells[column] = signing.dumps({"errors": exc.messages}, salt=_PASSWORD_SALT)
+        else:
+            cells[column] = signing.dumps({"hash": make_password(password)}, salt=_PASSWORD_SALT)
+    dataset.wipe()
+    dataset.headers = headers
+    for cells in rows:
+        dataset.append(cells)
+    return dataset
+
+
+def open_password(value) -> tuple[str, object]:
+    """What a 初始密码 cell holds: ("hash", …) or ("errors", […]) sealed by us, else ("plain", text)."""
+    text = str(value or "").strip()
+    if text:
+        try:
+            sealed = signing.loads(text, salt=_PASSWORD_SALT)
+        except signing.BadSignature:
+            sealed = None
+        if isinstance(sealed, dict) and "hash" in sealed:
+            return "hash", sealed["hash"]
+        if isinstance(sealed, dict) and "errors" in sealed:
+            return "errors", sealed["errors"]
+    return "plain", text
 
 
 def _split(text: str) -> list[str]:

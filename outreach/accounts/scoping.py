@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from django.db.models import Model, Q, QuerySet
 from django.http import Http404
 
-from outreach.accounts.models import Role
+from outreach.accounts.models import SUPERUSER_LEVEL, Role, level_of, roles_below
 
 # Paths from a model to the places of its scope, finest level first. "member" is the path to the
 # login (User) of the party member the record belongs to.
@@ -229,3 +229,17 @@ def instance_in_scope(user, obj: Model) -> bool | None:
     if not rest:
         return target in allowed
     return field.related_model._default_manager.filter(pk=target, **{f"{rest}__in": allowed}).exists()
+
+
+def manageable_users(actor, queryset: QuerySet) -> QuerySet:
+    """The accounts ``actor`` may list, change, reset or delete: in their area and strictly below their level.
+
+    A county admin manages the town admins, grid workers and members of the county; a city admin also the
+    county admins; only a superuser manages city admins and superusers. ``actor=None`` is the operator's
+    command line and reaches every account.
+    """
+    if actor is None:
+        return queryset
+    if level_of(actor) >= SUPERUSER_LEVEL:
+        return queryset
+    return scope_queryset(actor, queryset).filter(is_superuser=False, role__in=roles_below(actor))

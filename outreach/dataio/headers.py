@@ -13,7 +13,7 @@ _SPACES = re.compile(r"\s+")
 def norm_header(value) -> str:
     if value is None:
         return ""
-    text = str(value).translate(_TRANS)
+    text = str(value).replace("\ufeff", "").translate(_TRANS)
     text = _SPACES.sub("", text)
     return text.rstrip(":*").strip()
 

@@ -79,11 +79,38 @@ def rerun_job(job) -> None:
 
 
 def cancel_import(job: ImportJob) -> None:
+    """Cancel a job that has written nothing: its file and the rows it previewed are deleted."""
     if job.status in (ImportJob.Status.PREVIEW, ImportJob.Status.FAILED, ImportJob.Status.QUEUED):
         discard_file(job.stored_path)
         ImportJob.objects.filter(pk=job.pk).update(
-            status=ImportJob.Status.CANCELLED, stored_path="", finished_at=timezone.now(), message="已取消，文件已删除"
+            status=ImportJob.Status.CANCELLED,
+            stored_path="",
+            preview={},
+            errors=[],
+            finished_at=timezone.now(),
+            message="已取消，文件和预览已删除",
         )
+
+
+# What a job row keeps of the file: enough to show the clerk, never a copy of the data.
+PREVIEW_VALUE_CHARS = 60
+ERROR_MESSAGE_CHARS = 200
+
+
+def _shorten(text, limit: int):
+    text = "" if text is None else str(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _small_preview(rows: list[dict]) -> list[dict]:
+    return [
+        {**row, "values": {k: _shorten(v, PREVIEW_VALUE_CHARS) for k, v in (row.get("values") or {}).items()}}
+        for row in rows
+    ]
+
+
+def _small_error(error: dict) -> dict:
+    return {k: _shorten(v, ERROR_MESSAGE_CHARS) if isinstance(v, str) else v for k, v in error.items()}
 
 
 def run_import(job_id: int) -> None:
@@ -122,14 +149,19 @@ def run_import(job_id: int) -> None:
         "new": report.new,
         "updated": report.updated,
         "unchanged": report.unchanged,
-        "errors": [e.as_dict() for e in report.errors],
-        "preview": {"rows": report.preview, "notes": report.notes, "county": report.county},
-        "message": "；".join(report.notes),
+        "errors": [_small_error(e.as_dict()) for e in report.errors],
+        "preview": {
+            "rows": _small_preview(report.preview),
+            "notes": [_shorten(n, ERROR_MESSAGE_CHARS) for n in report.notes],
+            "county": report.county,
+        },
+        "message": _shorten("；".join(report.notes), ERROR_MESSAGE_CHARS * 2),
     }
     if report.errors:
         discard_file(job.stored_path)
         more = f"（另有{report.more_errors}处未列出）" if report.more_errors else ""
         fields["message"] = f"有{len(report.errors)}处错误{more}，没有写入任何数据"
+        fields["preview"] = {}
         _finish(job, ImportJob.Status.REFUSED, stored_path="", **fields)
     elif report.dry_run:
         _finish(job, ImportJob.Status.PREVIEW, finished=False, **fields)

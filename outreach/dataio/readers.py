@@ -5,30 +5,24 @@ under the title and 填报单位 rows, and the data rows keyed by field (see ``h
 number Excel shows. Merged cells are filled from their top-left cell (a member merged down over their
 households); blank rows, 合计 rows, signature lines and repeated headers are left out.
 
-``check_upload`` refuses what must not be opened: too big, not a spreadsheet, zip bombs (members'
-uncompressed sizes summed before anything is unpacked) and XML with a DOCTYPE (entity bombs).
+``check_upload`` (``outreach.lib.uploads``) refuses what must not be opened; every row read here passes
+its cell-length check, so an over-long cell refuses the file naming sheet, row and column.
 """
 
 import csv
 import io
 import re
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from django.conf import settings
-
 from outreach.dataio.headers import KINDS, header, key_for, norm_header
+from outreach.lib.uploads import UploadRefused, check_rows, check_upload
 
-ALLOWED_EXTENSIONS = (".xlsx", ".xls", ".csv")
+__all__ = ["UploadRefused", "Sheet", "check_upload", "read_sheets"]
 HEADER_SEARCH_ROWS = 20
 _TRAILER = re.compile(r"^(合计|总计|小计|共计|填表人|审核人|制表人|负责人|联系人|说明|注[:：]|备注[:：])")
 _SIGNATURE = ("填表人", "审核人", "制表人", "签字", "盖章）")
-
-
-class UploadRefused(Exception):
-    """A file we will not open, with a message for the clerk."""
 
 
 @dataclass
@@ -42,41 +36,6 @@ class Sheet:
     # Data rows as (Excel row number, {key: value}); a generator, read once, so a big sheet is never all in memory.
     rows: Iterator[tuple[int, dict]] = field(default_factory=lambda: iter(()))
     size: int = 0
-
-
-def check_upload(path: Path, file_name: str) -> None:
-    """Raise ``UploadRefused`` for a file that is too big, of the wrong type, or a zip/XML bomb."""
-    suffix = Path(file_name).suffix.lower()
-    if suffix not in ALLOWED_EXTENSIONS:
-        raise UploadRefused("只能导入 .xlsx、.xls 或 .csv 文件")
-    size = path.stat().st_size
-    limit = settings.DATAIO_MAX_UPLOAD_MB * 1024 * 1024
-    if size > limit:
-        raise UploadRefused(f"文件太大（{size / 1024 / 1024:.1f} MB），最大 {settings.DATAIO_MAX_UPLOAD_MB} MB")
-    if size == 0:
-        raise UploadRefused("文件是空的")
-    if suffix == ".xlsx":
-        _check_zip(path)
-
-
-def _check_zip(path: Path) -> None:
-    max_total = settings.DATAIO_MAX_UNCOMPRESSED_MB * 1024 * 1024
-    try:
-        with zipfile.ZipFile(path) as archive:
-            infos = archive.infolist()
-            total = sum(info.file_size for info in infos)
-            if total > max_total or len(infos) > 10_000:
-                raise UploadRefused("文件解压后过大，疑似压缩炸弹，已拒绝")
-            for info in infos:
-                if info.compress_size and info.file_size / info.compress_size > 1000 and info.file_size > 10_000_000:
-                    raise UploadRefused("文件解压后过大，疑似压缩炸弹，已拒绝")
-                if info.filename.endswith((".xml", ".rels")):
-                    with archive.open(info) as member:
-                        head = member.read(2048).upper()
-                    if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
-                        raise UploadRefused("文件含有不安全的 XML 内容（DOCTYPE/ENTITY），已拒绝")
-    except zipfile.BadZipFile as exc:
-        raise UploadRefused("文件不是有效的 .xlsx 文件（可能已损坏，或是改了扩展名的其他文件）") from exc
 
 
 def read_sheets(path: Path, file_name: str, kind: str) -> list[Sheet]:
@@ -100,9 +59,10 @@ def read_sheets(path: Path, file_name: str, kind: str) -> list[Sheet]:
 
 
 def _decode(data: bytes) -> str:
-    for encoding in ("utf-8-sig", "gb18030"):
+    for encoding in ("utf-8", "gb18030"):
         try:
-            return data.decode(encoding)
+            # A byte-order mark (UTF-8's EF BB BF, GB18030's 84 31 95 33) decodes to U+FEFF: not part of the header.
+            return data.decode(encoding).lstrip("\ufeff")
         except UnicodeDecodeError:
             continue
     raise UploadRefused("无法识别 CSV 文件的编码：请另存为 UTF-8 或 GBK 编码")
@@ -114,7 +74,10 @@ def _csv_rows(path: Path) -> Iterator[list]:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",\t;")
     except csv.Error:
         dialect = csv.excel
-    yield from csv.reader(io.StringIO(text), dialect)
+    try:
+        yield from csv.reader(io.StringIO(text), dialect)
+    except csv.Error as exc:
+        raise UploadRefused(f"CSV 文件格式不对（{exc}）：请用 Excel 或 WPS 另存为 CSV 后再导入") from exc
 
 
 def _workbook_rows(path: Path):
@@ -180,7 +143,7 @@ def _parse_sheet(name: str, rows, merged, kind: str) -> Sheet | None:
     if kind == "registrations":
         required = {"registered"}
     sheet = Sheet(name=name)
-    numbered = _with_merged(rows, merged)
+    numbered = check_rows(_with_merged(rows, merged), name)
     for row_no, row in numbered:
         if _is_blank(row):
             continue
