@@ -76,7 +76,12 @@ def test_it_answers_every_admin_url_by_scope_and_permission(role, world, users, 
             _get(client, _url(model, "history", inside.pk), 200 if view else 403, label)
             if model is User:
                 changes = model_admin.has_change_permission(request)
-                _get(client, reverse("admin:auth_user_password_change", args=[inside.pk]), 200 if changes else DENIED, label)
+                _get(
+                    client,
+                    reverse("admin:auth_user_password_change", args=[inside.pk]),
+                    200 if changes else DENIED,
+                    label,
+                )
             if getattr(model_admin, "phone_fields", ()):
                 _get(client, _url(model, "reveal_phone", inside.pk), 200 if view else 403, label)
         if outside is not None:
