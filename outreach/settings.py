@@ -70,6 +70,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    "outreach.accounts.middleware.RevealLimitMiddleware",
     # Last, as django-axes asks: it turns a lockout raised during login into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -271,6 +272,8 @@ DATAIO_MAX_CELL_CHARS = envint("DATAIO_MAX_CELL_CHARS", 2000)
 DATAIO_STALE_MINUTES = envint("DATAIO_STALE_MINUTES", 10)
 # Files of previews nobody confirmed are deleted after this many hours.
 DATAIO_ABANDONED_HOURS = envint("DATAIO_ABANDONED_HOURS", 24)
+# Reveals of full phone numbers ("查看完整号码" and searches by a full number) allowed per user per hour.
+PHONE_REVEAL_LIMIT_PER_HOUR = envint("PHONE_REVEAL_LIMIT_PER_HOUR", 30)
 # django-import-export's file between preview and confirm (the user import): under DATAIO_DIR, swept.
 IMPORT_EXPORT_TMP_STORAGE_CLASS = "outreach.lib.uploads.GuardedTempStorage"
 # --- Phone pages and checks on visits (issue 5, outreach.mobile) ---

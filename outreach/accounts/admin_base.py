@@ -11,6 +11,8 @@ Phone numbers are shown through ``display_phone``: masked in lists, history and 
 not call households; the full number is one explicit, logged click away ("查看完整号码").
 """
 
+import functools
+
 from django.contrib import admin
 from django.contrib.admin.utils import NotRelationField, get_fields_from_path, quote, unquote
 from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist, PermissionDenied
@@ -22,7 +24,14 @@ from simple_history.admin import SimpleHistoryAdmin
 from simple_history.template_utils import HistoricalRecordContextHelper
 
 from outreach.accounts.models import AccessLog
-from outreach.accounts.privacy import PHONE_HEADERS, display_phone, protect_dataset, sees_full_phones
+from outreach.accounts.privacy import (
+    PHONE_HEADERS,
+    check_reveal_quota,
+    display_phone,
+    guard_phone_search,
+    protect_dataset,
+    sees_full_phones,
+)
 from outreach.accounts.scoping import area_of, in_scope, instance_in_scope, scope_queryset
 from outreach.accounts.services import record_access
 from outreach.lib.phones import mask_phone
@@ -148,8 +157,37 @@ class MaskedReadOnlyMixin:
         return mask_phone(obj.phone) if obj is not None else ""
 
 
+def _guarding_phone_search(get_search_results):
+    """Wrap an admin's ``get_search_results`` so a search by a full phone number counts as a reveal."""
+    if getattr(get_search_results, "guards_phone_search", False):
+        return get_search_results
+
+    @functools.wraps(get_search_results)
+    def guarded(self, request, queryset, search_term):
+        queryset, may_have_duplicates = get_search_results(self, request, queryset, search_term)
+        # Once per request, however many overriding classes call up the chain.
+        if search_term and getattr(request, "_outreach_phone_search", None) != search_term:
+            request._outreach_phone_search = search_term
+            guard_phone_search(request, str(self.model._meta.verbose_name), search_term, queryset)
+        return queryset, may_have_duplicates
+
+    guarded.guards_phone_search = True
+    return guarded
+
+
 class ScopedAdminMixin(MaskedReadOnlyMixin):
-    """Everything an admin needs to keep a user inside their area and phone numbers masked."""
+    """Everything an admin needs to keep a user inside their area and phone numbers masked.
+
+    Every admin's search (list pages and the autocomplete that uses it), whoever overrides it, passes
+    through ``guard_phone_search``: for roles that see masked numbers, a search by a full number is a
+    logged reveal within the hour's limit, so the result list can't be used to read a masked number.
+    """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("get_search_results")
+        if own is not None:
+            cls.get_search_results = _guarding_phone_search(own)
 
     #: Model fields holding phone numbers: masked for roles that do not call households. Only fields
     #: named "phone" get the read-only masked display (all of ours are).
@@ -157,6 +195,10 @@ class ScopedAdminMixin(MaskedReadOnlyMixin):
 
     def get_queryset(self, request):
         return scope_queryset(request.user, super().get_queryset(request))
+
+    @_guarding_phone_search
+    def get_search_results(self, request, queryset, search_term):
+        return super().get_search_results(request, queryset, search_term)
 
     def get_field_queryset(self, db, db_field, request):
         # Used for every foreign-key and many-to-many form field, autocomplete widgets included.
@@ -264,6 +306,7 @@ class ScopedAdminMixin(MaskedReadOnlyMixin):
             "masked": [(opts.get_field(n).verbose_name, mask_phone(getattr(obj, n))) for n in self.phone_fields],
         }
         if request.method == "POST":
+            check_reveal_quota(request.user)
             context["numbers"] = [(opts.get_field(n).verbose_name, getattr(obj, n)) for n in self.phone_fields]
             record_access(
                 request.user,

@@ -2,7 +2,7 @@
 
 from django.db.models import Case, Count, Exists, OuterRef, Q, Value, When
 
-from outreach.accounts.privacy import display_phone
+from outreach.accounts.privacy import display_phone, sees_full_phones
 from outreach.accounts.scoping import scope_queryset
 from outreach.mobile.models import CallbackCheck
 from outreach.people.models import Household, Resident
@@ -48,7 +48,11 @@ def my_households(user, campaign, q: str = "", unvisited: bool = False, page: in
     )
     q = q.strip()
     if q:
-        households = households.filter(Q(head_name__contains=q) | Q(address__contains=q) | Q(phone=q))
+        match = Q(head_name__contains=q) | Q(address__contains=q)
+        if sees_full_phones(user):
+            # Only roles that see full numbers find a household by one: for the others it would be a reveal.
+            match |= Q(phone=q)
+        households = households.filter(match)
     if unvisited:
         households = households.filter(visited=False)
     start = (page - 1) * PAGE_SIZE
