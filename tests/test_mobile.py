@@ -225,8 +225,9 @@ def test_it_posts_a_visit_in_few_queries(users, home, campaign, django_assert_ma
     body = payload(home.mine)  # no campaign given: the running one, from the cache too
     # Session, user, grids, household, then INSERT … ON CONFLICT visit, its change-history row and the scripts
     # in a transaction (a savepoint and its release inside the test's), plus the dashboards' stale-village mark
-    # in the same transaction; fraud types, campaign and member come from the per-process cache.
-    with django_assert_max_num_queries(10):
+    # in the same transaction; fraud types, campaign and member come from the per-process cache. One more: the
+    # check that the campaign runs in the household's county (record_visit holds it for every path).
+    with django_assert_max_num_queries(11):
         assert post(client, body).status_code == 201
 
 
@@ -535,3 +536,41 @@ def test_it_checks_recent_visits_from_the_command(places, campaign):
     call_command("check_visit_integrity", "--days", "1", stdout=out)
     assert "夜间走访：1条" in out.getvalue()
     assert IntegrityFlag.objects.filter(kind=IntegrityFlag.Kind.NIGHT).count() == 1
+
+
+# --- a client id names one visit (security round two, defect 4) ----------------------------------------
+
+
+def test_it_refuses_a_client_id_reused_for_another_household_and_never_returns_that_visit(users, home, campaign):
+    client = login(users.grid)
+    body = payload(home.mine)
+    first = post(client, body)
+    assert first.status_code == 201
+    other = make_household(home.mine.village, grid=users.grid.grids.first(), head_name="赵六")
+    reused = post(client, payload(other, client_id=body["client_id"]))
+    assert reused.status_code == 409
+    answer = reused.json()
+    assert (
+        answer["conflict"] is True and "id" not in answer and "已被另一条走访使用" in answer["errors"]["client_id"][0]
+    )
+    assert list(Visit.objects.values_list("household_id", flat=True)) == [home.mine.pk]
+    # The same id, household and recorder is still a resend.
+    assert post(client, body).status_code == 200
+
+
+def test_it_refuses_another_recorder_resending_someone_elses_client_id(places, users, home, campaign):
+    body = payload(home.mine)
+    assert post(login(users.grid), body).status_code == 201
+    users.other_grid.grids.add(places.zhouzhuang_grid)
+    stolen = post(login(users.other_grid), body)
+    assert stolen.status_code == 409 and "id" not in stolen.json()
+    assert Visit.objects.get().recorded_by == users.grid
+
+
+def test_it_refuses_a_campaign_that_does_not_run_in_the_households_county(places, users, home, campaign):
+    jishan_only = make_campaign(name="稷山专项", start_date=campaign.start_date, end_date=campaign.end_date)
+    jishan_only.counties.set([places.jishan])
+    response = post(login(users.grid), payload(home.mine, campaign=jishan_only.pk))
+    assert response.status_code == 400
+    assert "不包括这户所在的县" in response.json()["errors"]["campaign"][0]
+    assert not Visit.objects.exists()

@@ -2,6 +2,7 @@
 offline and see it sent once when the connection returns, and no way into another grid's household."""
 
 import datetime as dt
+import json
 
 import pytest
 from django.db import connections
@@ -11,7 +12,7 @@ from outreach.mobile import services
 from outreach.people.models import Resident
 from outreach.visits.models import COMMON_FRAUD_TYPES, FraudType, Visit
 from tests.browser import launch_chromium
-from tests.factories import PASSWORD, make_campaign, make_household
+from tests.factories import PASSWORD, make_campaign, make_household, make_visit
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -160,3 +161,29 @@ def test_it_does_not_reach_another_grids_household(phone, world):
     log_in(page, world.users.grid)
     assert page.goto(f"/m/h/{world.other.pk}/").status == 404
     assert page.goto(f"/m/h/{world.other.pk}/visit/").status == 404
+
+
+def test_it_sends_a_visit_again_under_a_fresh_id_when_its_id_is_taken(phone, world):
+    page = phone.new_page()
+    log_in(page, world.users.grid)
+    taken = make_visit(world.other, campaign=world.campaign, recorded_by=world.users.other_grid)
+    answers = []
+    page.on("response", lambda r: answers.append(r.status) if "/m/api/visits/" in r.url else None)
+
+    def reuse_a_taken_id(route):
+        # The first send carries a client id another visit already holds (a phone restored from a backup).
+        body = route.request.post_data_json
+        if not answers:
+            body["client_id"] = str(taken.client_id)
+        route.continue_(post_data=json.dumps(body))
+
+    page.route("**/m/api/visits/", reuse_a_taken_id)
+    page.goto(f"/m/h/{world.mine.pk}/visit/")
+    page.check('input[name="met_person"]')
+    page.click("#save-visit")
+    page.wait_for_url(f"**/m/h/{world.mine.pk}/")
+    assert answers[:2] == [409, 201]
+    mine = Visit.objects.get(household=world.mine)
+    assert mine.client_id != taken.client_id
+    assert Visit.objects.get(pk=taken.pk).household == world.other
+    page.wait_for_function("() => window.fanzhaOutbox.all().then(items => items.length === 0)")

@@ -28,6 +28,7 @@ from outreach.mobile import queries, services
 from outreach.mobile.models import CallbackCheck
 from outreach.people.models import Household
 from outreach.visits.models import FraudType
+from outreach.visits.services import ClientIdTaken, VisitRefused
 
 LOGIN_URL = reverse_lazy("mobile:login")
 mobile_login_required = login_required(login_url=LOGIN_URL)
@@ -126,7 +127,7 @@ def visit_api(request):
     """POST one visit as JSON (see docs/mobile.md). Idempotent on ``client_id``: 201 new, 200 already stored.
 
     Answers JSON in every case: 401 not logged in, 403 not allowed, 404 household out of scope,
-    400 with Chinese messages per field, 413 too big.
+    400 with Chinese messages per field, 409 when the client id names another visit, 413 too big.
     """
     if request.method != "POST":
         return JsonResponse({"ok": False, "errors": {"__all__": ["只接受 POST"]}}, status=405)
@@ -152,6 +153,11 @@ def visit_api(request):
         visit, created = services.submit_visit(user, data)
     except services.VisitRejected as exc:
         return JsonResponse({"ok": False, "errors": exc.errors}, status=400)
+    except ClientIdTaken as exc:
+        # The phone gives the visit a fresh client id and sends it again (static/mobile/outbox.js).
+        return JsonResponse({"ok": False, "conflict": True, "errors": {exc.field: [exc.message]}}, status=409)
+    except VisitRefused as exc:
+        return JsonResponse({"ok": False, "errors": {exc.field: [exc.message]}}, status=400)
     except Http404:
         return JsonResponse(
             {"ok": False, "errors": {"household": ["没有找到该住户，或不在您的包联范围内"]}}, status=404

@@ -3,6 +3,7 @@
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from simple_history.models import HistoricalRecords
 
@@ -39,6 +40,10 @@ COMMON_FRAUD_TYPES = [  # seeded by migration 0002_seed_fraud_types
     "虚假征信",
     "兼职招聘",
 ]
+
+
+def campaign_not_covering(campaign) -> str:
+    return f"活动“{campaign.name}”不包括这户所在的县（市、区），请选择本县参与的活动"
 
 
 class Visit(models.Model):
@@ -116,6 +121,11 @@ class Visit(models.Model):
 
     def __str__(self):
         return f"{self.household} {self.visited_at:%Y-%m-%d}"
+
+    def clean(self):
+        super().clean()
+        if self.campaign_id and self.household_id and not self.campaign.runs_in(self.household.county_id):
+            raise ValidationError({"campaign": campaign_not_covering(self.campaign)})
 
     def fill_places(self):
         """Copy the household's places onto the visit."""

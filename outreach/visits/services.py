@@ -6,13 +6,30 @@ from django.db import connection, transaction
 from django.db.models.signals import post_save, pre_save
 
 from outreach.lib.signals import field_data_changed
-from outreach.visits.models import Visit
+from outreach.visits.models import Visit, campaign_not_covering
+
+
+class VisitRefused(Exception):
+    """A visit that cannot be stored as sent, with the field and a Chinese message for the phone."""
+
+    def __init__(self, field: str, message: str):
+        self.field, self.message = field, message
+        super().__init__(message)
+
+
+class ClientIdTaken(VisitRefused):
+    """The client id names another visit (another household or recorder): never a resend of this one."""
+
+    def __init__(self):
+        super().__init__("client_id", "这条走访的编号已被另一条走访使用，没有保存；请重新提交（手机会自动换一个编号）")
 
 
 def record_visit(*, client_id, household, campaign, visited_at, fraud_types=(), **fields) -> tuple[Visit, bool]:
     """Store a visit once per ``client_id``; return (visit, created).
 
-    A resend with the same client id returns the stored visit unchanged, whatever the resend says.
+    A client id names one visit: a resend (the same id, household and recorder) returns the stored visit
+    unchanged; the same id with another household or recorder raises ``ClientIdTaken`` and never hands
+    back the other visit. A campaign that does not run in the household's county raises ``VisitRefused``.
     A ``signature`` given as a file gets its SHA-256 stored in ``signature_sha256`` (integrity checks).
     ``fraud_types`` may be FraudType objects or their ids.
 
@@ -23,6 +40,8 @@ def record_visit(*, client_id, household, campaign, visited_at, fraud_types=(), 
     ``pre_save``/``post_save`` are sent as ``save()`` would, so change-history listeners see the new visit.
     """
     fraud_types = list(fraud_types)
+    if not campaign.runs_in(household.county_id):
+        raise VisitRefused("campaign", campaign_not_covering(campaign))
     signature = fields.get("signature")
     if signature and not fields.get("signature_sha256") and hasattr(signature, "read"):
         signature.seek(0)
@@ -34,8 +53,11 @@ def record_visit(*, client_id, household, campaign, visited_at, fraud_types=(), 
     with transaction.atomic():
         pk = _insert_once(visit)
         if pk is None:
-            # Stored before (a resend), or by a concurrent resend that won the race.
-            return Visit.objects.get(client_id=client_id), False
+            # Stored before (a resend), or by a concurrent resend that won the race, or another visit's id.
+            stored = Visit.objects.get(client_id=client_id)
+            if stored.household_id != visit.household_id or stored.recorded_by_id != visit.recorded_by_id:
+                raise ClientIdTaken
+            return stored, False
         if fraud_types:
             # add(), not set(): a new visit has no rows to compare, so this is one INSERT.
             visit.fraud_types.add(*fraud_types)

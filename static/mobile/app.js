@@ -141,6 +141,16 @@
       if (resp.status === 401) {
         return { state: "login" };
       }
+      if (resp.status === 409) {
+        // The id names another visit (never this one): keep what was typed, under a fresh id, and send it.
+        var taken = item.client_id;
+        var fresh = uuid4();
+        item.client_id = fresh;
+        item.payload.client_id = fresh;
+        return outbox.put(item)
+          .then(function () { return outbox.remove(taken); })
+          .then(function () { return sendOne(item); });
+      }
       return resp.json().then(function (data) {
         if (resp.status >= 500) { return { state: "retry" }; }
         item.status = "rejected";
