@@ -7,6 +7,7 @@ from django.db.models import Q
 from django.db.models.signals import m2m_changed
 from django.dispatch import receiver
 
+from outreach.lib.append_only import AppendOnlyModel
 from outreach.places.models import County, GridArea, Town, Zone
 
 
@@ -134,7 +135,7 @@ class User(AbstractUser):
             raise ValidationError({"grids": "网格不在本账号的县（市、区）或乡镇内：" + "、".join(map(str, outside))})
 
 
-class AccessLog(models.Model):
+class AccessLog(AppendOnlyModel):
     """An append-only record of every import, export, bulk change and reveal of personal data."""
 
     class Kind(models.TextChoices):
@@ -163,14 +164,6 @@ class AccessLog(models.Model):
 
     def __str__(self):
         return f"{self.username} {self.get_kind_display()} {self.subject}"
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise PermissionError("访问记录只能新增，不能修改")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise PermissionError("访问记录不能删除")
 
 
 @receiver(m2m_changed, sender=User.grids.through)

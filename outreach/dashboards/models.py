@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import models
 
 from outreach.campaigns.models import Campaign
+from outreach.lib.append_only import AppendOnlyModel
 from outreach.people.models import PartyOrganization
 from outreach.places.models import County, Town, Village
 
@@ -110,7 +111,7 @@ class PendingVillage(models.Model):
         return str(self.village_id)
 
 
-class Bulletin(models.Model):
+class Bulletin(AppendOnlyModel):
     """A 通报: the ranking of one date frozen when issued. Never changes afterwards (nor do its lines)."""
 
     class Level(models.TextChoices):
@@ -162,20 +163,13 @@ class Bulletin(models.Model):
     def __str__(self):
         return f"{self.year}年第{self.number}期 {self.title}"
 
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise PermissionError("通报签发后不能修改")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise PermissionError("通报签发后不能删除")
 
     @property
     def label(self) -> str:
         return f"{self.year}年第{self.number}期"
 
 
-class BulletinLine(models.Model):
+class BulletinLine(AppendOnlyModel):
     """One ranked unit of a bulletin with every figure it was judged on, copied at issue time."""
 
     bulletin = models.ForeignKey(Bulletin, on_delete=models.PROTECT, related_name="lines", verbose_name="通报")
@@ -202,10 +196,3 @@ class BulletinLine(models.Model):
     def __str__(self):
         return f"{self.bulletin_id} {self.name}"
 
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise PermissionError("通报签发后不能修改")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise PermissionError("通报签发后不能删除")
