@@ -163,7 +163,6 @@ class Bulletin(AppendOnlyModel):
     def __str__(self):
         return f"{self.year}年第{self.number}期 {self.title}"
 
-
     @property
     def label(self) -> str:
         return f"{self.year}年第{self.number}期"
@@ -195,4 +194,3 @@ class BulletinLine(AppendOnlyModel):
 
     def __str__(self):
         return f"{self.bulletin_id} {self.name}"
-
