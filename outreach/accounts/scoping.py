@@ -114,7 +114,8 @@ def _compute_area(user) -> Area:
         return Area(county_ids=frozenset(filter(None, [user.county_id])))
     if user.role == Role.TOWN:
         if user.zone_id:
-            town_ids = frozenset(user.zone.towns.values_list("pk", flat=True))
+            # Only the zone's towns inside the user's county, whatever a zone was once saved with.
+            town_ids = frozenset(user.zone.towns.filter(county_id=user.county_id).values_list("pk", flat=True))
         else:
             town_ids = frozenset(filter(None, [user.town_id]))
         return Area(county_ids=frozenset(filter(None, [user.county_id])), town_ids=town_ids)

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 
 from outreach.accounts.admin_base import CountyFilter, OutreachModelAdmin, TownFilter
 from outreach.places.models import County, GridArea, Town, Village, Zone
@@ -65,6 +66,21 @@ class ZoneAdmin(OutreachModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("towns")
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+
+        class ZoneForm(form):
+            def _post_clean(self):
+                super()._post_clean()
+                if "towns" in self.cleaned_data and self.instance.county_id:
+                    try:
+                        self.instance.clean_towns(self.cleaned_data["towns"])
+                    except ValidationError as exc:
+                        self._update_errors(exc)
+
+        ZoneForm.__name__ = form.__name__
+        return ZoneForm
 
     @admin.display(description="包含乡镇")
     def town_names(self, obj):

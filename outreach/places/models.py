@@ -1,7 +1,10 @@
 """Administrative places of the city: County → Town → Village → GridArea, and Zone (作战宣传片区)."""
 
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
+from django.db.models.signals import m2m_changed
+from django.dispatch import receiver
 
 from outreach.lib.names import clean_name, short_village_name
 
@@ -24,6 +27,13 @@ class County(models.Model):
 
     def __str__(self):
         return self.name
+
+    def clean_towns(self, towns) -> None:
+        """A zone groups towns of its own county only (a 片区 user would otherwise reach another county)."""
+        outside = [town for town in towns if town.county_id != self.county_id]
+        if outside:
+            names = "、".join(town.name for town in outside)
+            raise ValidationError({"towns": f"片区只能包含本县（市、区）的乡镇，这些乡镇不属于本县：{names}"})
 
 
 class Town(models.Model):
@@ -48,6 +58,13 @@ class Town(models.Model):
     def __str__(self):
         return self.name
 
+    def clean_towns(self, towns) -> None:
+        """A zone groups towns of its own county only (a 片区 user would otherwise reach another county)."""
+        outside = [town for town in towns if town.county_id != self.county_id]
+        if outside:
+            names = "、".join(town.name for town in outside)
+            raise ValidationError({"towns": f"片区只能包含本县（市、区）的乡镇，这些乡镇不属于本县：{names}"})
+
 
 class Village(models.Model):
     """A village-level unit (村委会/居委会); ``short_name`` is how people write it ("周庄村")."""
@@ -68,6 +85,13 @@ class Village(models.Model):
 
     def __str__(self):
         return self.name
+
+    def clean_towns(self, towns) -> None:
+        """A zone groups towns of its own county only (a 片区 user would otherwise reach another county)."""
+        outside = [town for town in towns if town.county_id != self.county_id]
+        if outside:
+            names = "、".join(town.name for town in outside)
+            raise ValidationError({"towns": f"片区只能包含本县（市、区）的乡镇，这些乡镇不属于本县：{names}"})
 
     def save(self, *args, **kwargs):
         if not self.short_name:
@@ -129,3 +153,22 @@ class Zone(models.Model):
 
     def __str__(self):
         return self.name
+
+    def clean_towns(self, towns) -> None:
+        """A zone groups towns of its own county only (a 片区 user would otherwise reach another county)."""
+        outside = [town for town in towns if town.county_id != self.county_id]
+        if outside:
+            names = "、".join(town.name for town in outside)
+            raise ValidationError({"towns": f"片区只能包含本县（市、区）的乡镇，这些乡镇不属于本县：{names}"})
+
+
+@receiver(m2m_changed, sender=Zone.towns.through)
+def _zone_towns_stay_in_the_county(sender, instance, action, reverse, pk_set, **kwargs):
+    """Whatever adds towns to a zone (admin, import, shell) keeps them inside the zone's county."""
+    if action != "pre_add" or not pk_set:
+        return
+    if reverse:
+        for zone in Zone.objects.filter(pk__in=pk_set):
+            zone.clean_towns([instance])
+    else:
+        instance.clean_towns(Town.objects.filter(pk__in=pk_set))
