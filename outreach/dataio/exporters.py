@@ -18,6 +18,7 @@ from outreach.accounts.models import AccessLog
 from outreach.accounts.privacy import display_phone
 from outreach.accounts.services import record_access
 from outreach.campaigns.models import Assignment
+from outreach.dataio import permissions
 from outreach.dataio.headers import EXPORT_COLUMNS, KINDS, header
 from outreach.dataio.importers import pick_campaign, scoped
 from outreach.lib.cells import safe_cell
@@ -264,6 +265,7 @@ def export_file(
     """Write ``kind`` for ``user``'s scope (narrowed to ``county``/``town``) to ``path``; returns data rows."""
     if kind not in EXPORTERS:
         raise ValueError(f"不认识的导出类型“{kind}”，可选：{'、'.join(EXPORTERS)}")
+    permissions.require(user, "export", kind, EXPORT_KINDS[kind])
     book = _Book(Path(path))
     try:
         EXPORTERS[kind](book, user, county=county, town=town, campaign=campaign, as_of=as_of, progress=progress)

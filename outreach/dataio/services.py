@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from outreach.accounts.models import AccessLog
 from outreach.accounts.services import record_access
+from outreach.dataio import permissions
 from outreach.dataio.headers import KINDS
 from outreach.dataio.importers import IMPORTERS, RowError, pick_campaign, scoped
 from outreach.dataio.readers import UploadRefused, check_upload, read_sheets
@@ -107,6 +108,7 @@ def import_file(
     """Check ``path`` as a sheet of ``kind``; unless ``dry_run`` or refused, write it in one transaction."""
     if kind not in IMPORTERS:
         raise UploadRefused(f"不认识的导入类型“{kind}”，可选：{'、'.join(KINDS)}")
+    permissions.require(user, "import", kind, KINDS[kind]["label"])
     path = Path(path)
     file_name = file_name or path.name
     report = ImportReport(kind=kind, file_name=file_name, dry_run=dry_run)

@@ -28,13 +28,6 @@ class County(models.Model):
     def __str__(self):
         return self.name
 
-    def clean_towns(self, towns) -> None:
-        """A zone groups towns of its own county only (a 片区 user would otherwise reach another county)."""
-        outside = [town for town in towns if town.county_id != self.county_id]
-        if outside:
-            names = "、".join(town.name for town in outside)
-            raise ValidationError({"towns": f"片区只能包含本县（市、区）的乡镇，这些乡镇不属于本县：{names}"})
-
 
 class Town(models.Model):
     """A town-level unit (镇/乡/街道, or an NBS statistical unit such as a 开发区)."""
@@ -58,13 +51,6 @@ class Town(models.Model):
     def __str__(self):
         return self.name
 
-    def clean_towns(self, towns) -> None:
-        """A zone groups towns of its own county only (a 片区 user would otherwise reach another county)."""
-        outside = [town for town in towns if town.county_id != self.county_id]
-        if outside:
-            names = "、".join(town.name for town in outside)
-            raise ValidationError({"towns": f"片区只能包含本县（市、区）的乡镇，这些乡镇不属于本县：{names}"})
-
 
 class Village(models.Model):
     """A village-level unit (村委会/居委会); ``short_name`` is how people write it ("周庄村")."""
@@ -85,13 +71,6 @@ class Village(models.Model):
 
     def __str__(self):
         return self.name
-
-    def clean_towns(self, towns) -> None:
-        """A zone groups towns of its own county only (a 片区 user would otherwise reach another county)."""
-        outside = [town for town in towns if town.county_id != self.county_id]
-        if outside:
-            names = "、".join(town.name for town in outside)
-            raise ValidationError({"towns": f"片区只能包含本县（市、区）的乡镇，这些乡镇不属于本县：{names}"})
 
     def save(self, *args, **kwargs):
         if not self.short_name:
