@@ -265,8 +265,10 @@ TASKS = {
 DATAIO_DIR = Path(os.environ.get("DATAIO_DIR", BASE_DIR / "var" / "dataio"))
 DATAIO_MAX_UPLOAD_MB = envint("DATAIO_MAX_UPLOAD_MB", 50)
 # A zip member larger than this (uncompressed), or all of them together, is refused before opening: a
-# 100,000-row 责任分工表 saved with inline strings unpacks to ~66 MB, so 150 leaves room for 200,000 rows.
-DATAIO_MAX_UNCOMPRESSED_MB = envint("DATAIO_MAX_UNCOMPRESSED_MB", 150)
+# 100,000-row 责任分工表 saved with inline strings unpacks to ~66 MB; a refused file then peaks under 400 MB.
+DATAIO_MAX_UNCOMPRESSED_MB = envint("DATAIO_MAX_UNCOMPRESSED_MB", 100)
+# The shared-string table is read whole before any row: real sheets' tables are a few MB to ~20 MB.
+DATAIO_MAX_SHARED_STRINGS_MB = envint("DATAIO_MAX_SHARED_STRINGS_MB", 40)
 # Real sheets compress 3:1 to 30:1; a member of 1 MB or more above this ratio is a zip bomb.
 DATAIO_MAX_ZIP_RATIO = envint("DATAIO_MAX_ZIP_RATIO", 100)
 # No clerk's cell is this long (addresses and notes are a few hundred characters at most).

@@ -45,6 +45,7 @@ def check_upload(source, file_name: str, size: int | None = None) -> None:
 def _check_zip(source) -> None:
     max_total = settings.DATAIO_MAX_UNCOMPRESSED_MB * 1024 * 1024
     max_ratio = settings.DATAIO_MAX_ZIP_RATIO
+    max_shared = settings.DATAIO_MAX_SHARED_STRINGS_MB * 1024 * 1024
     bomb = "文件解压后过大（{detail}），疑似压缩炸弹，已拒绝；正常的表格请另存为新的 .xlsx 后再导入"
     try:
         with zipfile.ZipFile(source) as archive:
@@ -56,6 +57,8 @@ def _check_zip(source) -> None:
                 total += info.file_size
                 if info.file_size > max_total or total > max_total:
                     raise UploadRefused(bomb.format(detail=f"超过 {settings.DATAIO_MAX_UNCOMPRESSED_MB} MB"))
+                if info.filename.lower().endswith("sharedstrings.xml") and info.file_size > max_shared:
+                    raise UploadRefused(bomb.format(detail=f"共享字符串超过 {settings.DATAIO_MAX_SHARED_STRINGS_MB} MB"))
                 ratio = info.file_size / max(info.compress_size, 1)
                 if info.file_size >= _RATIO_FLOOR_BYTES and ratio > max_ratio:
                     raise UploadRefused(bomb.format(detail=f"{info.filename} 压缩比 {ratio:.0f}:1"))
