@@ -4,3 +4,5 @@ from django.apps import AppConfig
 class RegistrationsConfig(AppConfig):
     name = "outreach.registrations"
     verbose_name = "反诈App注册"
+    # How a user's area limits each model: the path to each level (see outreach.accounts.scoping).
+    scope_paths = {"RegistrationReport": {"town": "town", "county": "county"}}
