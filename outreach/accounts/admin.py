@@ -3,6 +3,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
 from import_export.admin import ImportExportMixin
 
+from outreach.accounts import admin_places  # noqa: F401 - registers the admin of places
 from outreach.accounts.admin_base import CountyFilter, ProtectedImportExportMixin, ScopedAdminMixin, TownFilter
 from outreach.accounts.models import AccessLog, Role, User
 from outreach.accounts.resources import UserResource
