@@ -16,3 +16,20 @@ class CampaignsConfig(AppConfig):
     }
     # Holds no one's data: every user reads the campaigns.
     unscoped_models = ("Campaign",)
+    # What each role may do with each model (see outreach.accounts.permissions); a role not named, nothing.
+    role_permissions = {
+        "Campaign": {
+            "city": "view add change delete",
+            "county": "view",
+            "town": "view",
+            "grid": "view",
+            "member": "view",
+        },
+        "Assignment": {
+            "city": "view add change delete import export",
+            "county": "view add change delete import export",
+            "town": "view add change export",
+            "grid": "view",
+            "member": "view",
+        },
+    }

@@ -21,6 +21,11 @@ class MobileConfig(AppConfig):
             "county": "visit__county",
         },
     }
+    # What each role may do with each model (see outreach.accounts.permissions); a role not named, nothing.
+    role_permissions = {
+        "IntegrityFlag": {"city": "view add change delete", "county": "view add change", "town": "view add change"},
+        "CallbackCheck": {"city": "view add change delete", "county": "view add change", "town": "view add change"},
+    }
 
     def ready(self):
         from outreach.campaigns.models import Campaign

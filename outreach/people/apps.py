@@ -29,3 +29,29 @@ class PeopleConfig(AppConfig):
             "member": "household__assignments__member__user",
         },
     }
+    # What each role may do with each model (see outreach.accounts.permissions); a role not named, nothing.
+    role_permissions = {
+        "PartyOrganization": {"city": "view add change delete", "county": "view add change delete", "town": "view"},
+        "PartyMember": {
+            "city": "view add change delete import export",
+            "county": "view add change delete import export",
+            "town": "view add change export",
+            "grid": "view",
+            "member": "view",
+        },
+        "Team": {"city": "view add change delete", "county": "view add change delete", "town": "view add change"},
+        "Household": {
+            "city": "view add change delete import export",
+            "county": "view add change delete import export",
+            "town": "view add change export",
+            "grid": "view add change",
+            "member": "view",
+        },
+        "Resident": {
+            "city": "view add change delete",
+            "county": "view add change delete",
+            "town": "view add change",
+            "grid": "view add change",
+            "member": "view",
+        },
+    }

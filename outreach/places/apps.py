@@ -12,3 +12,16 @@ class PlacesConfig(AppConfig):
         "GridArea": {"grid": "pk", "village": "village", "town": "village__town", "county": "village__county"},
         "Zone": {"town": "towns", "county": "county"},
     }
+    # What each role may do with each model (see outreach.accounts.permissions); a role not named, nothing.
+    role_permissions = {
+        "County": {"city": "view add change delete", "county": "view", "town": "view"},
+        "Town": {"city": "view add change delete", "county": "view", "town": "view"},
+        "Village": {"city": "view add change delete", "county": "view", "town": "view", "grid": "view"},
+        "GridArea": {
+            "city": "view add change delete",
+            "county": "view add change",
+            "town": "view add change",
+            "grid": "view",
+        },
+        "Zone": {"city": "view add change delete", "county": "view add change", "town": "view"},
+    }

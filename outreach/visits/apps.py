@@ -16,3 +16,20 @@ class VisitsConfig(AppConfig):
     }
     # A reference table every user reads.
     unscoped_models = ("FraudType",)
+    # What each role may do with each model (see outreach.accounts.permissions); a role not named, nothing.
+    role_permissions = {
+        "FraudType": {
+            "city": "view add change delete",
+            "county": "view",
+            "town": "view",
+            "grid": "view",
+            "member": "view",
+        },
+        "Visit": {
+            "city": "view add change delete import export",
+            "county": "view add change import export",
+            "town": "view add change export",
+            "grid": "view add change",
+            "member": "view add",
+        },
+    }
