@@ -29,6 +29,8 @@ class PartyOrganizationAdmin(OutreachModelAdmin):
 
 @admin.register(PartyMember)
 class PartyMemberAdmin(OutreachModelAdmin):
+    """The members; campaigns adds their 包联户 and the 移交包联户 action (``extend_admin``), people imports no campaign."""
+
     phone_fields = ("phone",)
     list_display = ["name", "phone", "organization", "county", "is_active", "user"]
     list_select_related = ["organization", "county", "user"]
