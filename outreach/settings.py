@@ -306,3 +306,6 @@ if os.environ.get("DATABASE_REPLICA_URL"):
     DATABASE_ROUTERS = ["outreach.lib.replica.ReplicaRouter"]
     MIDDLEWARE.append("outreach.lib.replica.ReplicaReadMiddleware")
 REPLICA_READ_PATHS = tuple(envlist("REPLICA_READ_PATHS", "/dashboard/"))
+# Logins, sessions and permissions are always read from the primary: a session saved a moment ago may not
+# have reached the replica yet, and the user would be sent back to the login page.
+REPLICA_PRIMARY_ONLY_APPS = frozenset({"sessions", "auth", "accounts", "contenttypes", "admin", "axes"})

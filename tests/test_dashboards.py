@@ -530,20 +530,6 @@ def test_it_prints_the_leaderboard_as_json(places, capsys):
     assert "龙兴镇" in capsys.readouterr().out
 
 
-def test_it_is_imported_by_no_lower_app():
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parent.parent / "outreach"
-    lower = ["lib", "places", "accounts", "people", "campaigns", "visits", "registrations", "demo"]
-    offenders = [
-        str(path.relative_to(root))
-        for app in lower
-        for path in (root / app).rglob("*.py")
-        if "outreach.dashboards" in path.read_text(encoding="utf-8")
-    ]
-    assert offenders == []
-
-
 def test_it_leaves_stale_villages_to_a_refresh_already_running(places):
     if connection.vendor != "postgresql":
         pytest.skip("the refresh lock is PostgreSQL's advisory lock; SQLite serialises writers itself")

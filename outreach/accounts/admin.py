@@ -6,6 +6,7 @@ from django.http import HttpResponseRedirect
 from import_export.admin import ImportExportMixin
 from import_export.forms import ImportForm
 
+from outreach.accounts import admin_places  # noqa: F401 - registers the admin of places
 from outreach.accounts.admin_base import CountyFilter, ProtectedImportExportMixin, ScopedAdminMixin, TownFilter
 from outreach.accounts.models import AccessLog, Role, User, roles_below
 from outreach.accounts.resources import UserResource, seal_passwords

@@ -1,98 +1,64 @@
 """What each role may do, as Django permissions granted by role (no per-user permission rows to keep in sync).
 
-Which *records* a user reaches is decided by the area fields on the user, not here.
+Which *records* a user reaches is decided by the area fields on the user, not here (see ``scoping``).
+
+Each app declares what each role may do with its own models, on its AppConfig: ``role_permissions`` maps a
+model name to ``{role: "view add change delete import export"}`` (the actions, any of the model's
+``Meta.default_permissions``). A role a model does not name gets nothing on it. This module gathers them,
+so it names no model of the apps above accounts; ``check_role_permissions`` (a system check) refuses an
+unknown role or an action the model has no permission for.
 """
 
+from django.apps import apps
 from django.contrib.auth.backends import BaseBackend
+from django.core import checks
+from django.utils.functional import SimpleLazyObject
 
 from outreach.accounts.models import Role
 
-_VIEW = "view"
-_EDIT = ("view", "add", "change")
-_ALL = ("view", "add", "change", "delete")
 
-_DOMAIN = {
-    "places": ["county", "town", "village", "gridarea", "zone"],
-    "people": ["partyorganization", "partymember", "team", "household", "resident"],
-    "campaigns": ["campaign", "assignment"],
-    "visits": ["fraudtype", "visit"],
-    "registrations": ["registrationreport"],
-    "mobile": ["integrityflag", "callbackcheck"],
-}
-
-
-def _perms(app: str, models: list[str], actions) -> set[str]:
-    actions = (actions,) if isinstance(actions, str) else actions
-    return {f"{app}.{action}_{model}" for model in models for action in actions}
-
-
-# Models that have their own "import" and "export" permissions (see their Meta.default_permissions).
-IMPORT_EXPORT_MODELS = {
-    "people": ["household", "partymember"],
-    "campaigns": ["assignment"],
-    "visits": ["visit"],
-    "registrations": ["registrationreport"],
-    "accounts": ["user"],
-}
-
-
-def _io_perms(actions, apps=None) -> set[str]:
-    perms = set()
-    for app, models in IMPORT_EXPORT_MODELS.items():
-        if apps is None or app in apps:
-            perms |= _perms(app, models, actions)
-    return perms
+def _declared() -> list[tuple[type, str, str]]:
+    apps.check_models_ready()
+    return [
+        (config.get_model(name), role, action)
+        for config in apps.get_app_configs()
+        for name, by_role in getattr(config, "role_permissions", {}).items()
+        for role, actions in by_role.items()
+        for action in actions.split()
+    ]
 
 
 def _role_permissions() -> dict[str, frozenset[str]]:
-    everything = set()
-    for app, models in _DOMAIN.items():
-        everything |= _perms(app, models, _ALL)
-    everything |= _perms("accounts", ["user"], _EDIT) | {"accounts.view_accesslog"}
-    everything |= _io_perms(("import", "export"))
-
-    county = set()
-    for app, models in _DOMAIN.items():
-        county |= _perms(app, models, _VIEW)
-    county |= _perms("places", ["gridarea", "zone"], _EDIT)
-    county |= _perms("people", ["partyorganization", "partymember", "team", "household", "resident"], _ALL)
-    county |= _perms("campaigns", ["assignment"], _ALL)
-    county |= _perms("visits", ["visit"], _EDIT)
-    county |= _perms("registrations", ["registrationreport"], _EDIT)
-    # The county's own staff, grid workers and members: created and imported inside the county only
-    # (the user admin refuses city-level roles and other counties).
-    county |= _perms("accounts", ["user"], _EDIT)
-    county |= _io_perms(("import", "export"))
-
-    town = set()
-    for app, models in _DOMAIN.items():
-        town |= _perms(app, models, _VIEW)
-    town |= _perms("places", ["gridarea"], _EDIT)
-    town |= _perms("people", ["partymember", "team", "household", "resident"], _EDIT)
-    town |= _perms("campaigns", ["assignment"], _EDIT)
-    town |= _perms("visits", ["visit"], _EDIT)
-    town |= _io_perms("export", apps={"people", "campaigns", "visits", "registrations"})
-    # Reviewing integrity flags and call-backs (issue 5) is county and town staff's work.
-    county |= _perms("mobile", ["integrityflag", "callbackcheck"], _EDIT)
-    town |= _perms("mobile", ["integrityflag", "callbackcheck"], _EDIT)
-
-    # Grid workers and members record visits: the visit form needs the campaign and member choices.
-    grid = _perms("places", ["village", "gridarea"], _VIEW) | _perms("visits", ["fraudtype"], _VIEW)
-    grid |= _perms("people", ["household", "resident"], _EDIT) | _perms("people", ["partymember"], _VIEW)
-    grid |= _perms("campaigns", ["campaign", "assignment"], _VIEW) | _perms("visits", ["visit"], _EDIT)
-    member = _perms("people", ["household", "resident", "partymember"], _VIEW)
-    member |= _perms("visits", ["fraudtype"], _VIEW) | _perms("campaigns", ["campaign", "assignment"], _VIEW)
-    member |= _perms("visits", ["visit"], ("view", "add"))
-    return {
-        Role.CITY: frozenset(everything),
-        Role.COUNTY: frozenset(county),
-        Role.TOWN: frozenset(town),
-        Role.GRID: frozenset(grid),
-        Role.MEMBER: frozenset(member),
-    }
+    grants = {role: set() for role in Role}
+    for model, role, action in _declared():
+        grants[Role(role)].add(f"{model._meta.app_label}.{action}_{model._meta.model_name}")
+    return {role: frozenset(perms) for role, perms in grants.items()}
 
 
-ROLE_PERMISSIONS = _role_permissions()
+# Role → {"app.action_model", …}, built from the apps' declarations on first use.
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = SimpleLazyObject(_role_permissions)
+
+
+@checks.register()
+def check_role_permissions(app_configs=None, **kwargs):
+    """Every declared grant names a role and an action the model has a permission for (accounts.E002)."""
+    try:
+        declared = _declared()
+    except LookupError as exc:
+        return [checks.Error(f"role_permissions names no model: {exc}", id="accounts.E002")]
+    errors = []
+    for model, role, action in declared:
+        if role not in Role.values:
+            errors.append(
+                checks.Error(f"{model._meta.label} role_permissions: unknown role {role!r}", id="accounts.E002")
+            )
+        if action not in model._meta.default_permissions:
+            errors.append(
+                checks.Error(
+                    f"{model._meta.label} role_permissions[{role!r}]: no {action!r} permission", id="accounts.E002"
+                )
+            )
+    return errors
 
 
 class RoleBackend(BaseBackend):

@@ -6,80 +6,91 @@ that the record exists (``get_in_scope_or_404``).
 
 A user's area comes from their role: the city sees everything; a county user their county; a town user
 their town (or the towns of their 片区); a grid worker their grids; a party member the households assigned
-to them. Each model names the path from itself to each level in ``SCOPE_PATHS``; a user is filtered at the
-finest level of their area that the model has a path for.
+to them. A user is filtered at the finest level of their area that the model has a path for.
+
+Each app declares how its own models are scoped, on its AppConfig (``scope_paths``: the path from each
+model to each level of ``LEVELS``; ``unscoped_models``: reference tables every user shares), as NetBox
+keeps ``restrict()`` with each model rather than in one list: this module names no model of the apps
+above it, and a model nobody declared is out of everyone's reach but the city's. ``check_scope_paths``
+(a system check) refuses a declared path that leads nowhere.
 """
 
+import functools
+from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
+from django.apps import apps
+from django.core import checks
+from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Model, Q, QuerySet
 from django.http import Http404
+from django.utils.functional import SimpleLazyObject
 
 from outreach.accounts.models import SUPERUSER_LEVEL, Role, level_of, roles_below
 
-# Paths from a model to the places of its scope, finest level first. "member" is the path to the
-# login (User) of the party member the record belongs to.
-SCOPE_PATHS: dict[str, dict[str, str]] = {
-    "places.County": {"village": "villages", "town": "towns", "county": "pk"},
-    "places.Town": {"village": "villages", "town": "pk", "county": "county"},
-    "places.Village": {"village": "pk", "town": "town", "county": "county"},
-    "places.GridArea": {"grid": "pk", "village": "village", "town": "village__town", "county": "village__county"},
-    "places.Zone": {"town": "towns", "county": "county"},
-    "people.PartyOrganization": {"village": "village", "town": "town", "county": "county", "member": "members__user"},
-    "people.PartyMember": {
-        "village": "organization__village",
-        "town": "organization__town",
-        "county": "county",
-        "member": "user",
-    },
-    "people.Team": {"county": "county", "member": "members__user"},
-    "people.Household": {
-        "grid": "grid",
-        "village": "village",
-        "town": "town",
-        "county": "county",
-        "member": "assignments__member__user",
-    },
-    "people.Resident": {
-        "grid": "household__grid",
-        "village": "household__village",
-        "town": "household__town",
-        "county": "household__county",
-        "member": "household__assignments__member__user",
-    },
-    "campaigns.Assignment": {
-        "grid": "household__grid",
-        "village": "household__village",
-        "town": "household__town",
-        "county": "household__county",
-        "member": "member__user",
-    },
-    "visits.Visit": {
-        "grid": "grid",
-        "village": "village",
-        "town": "town",
-        "county": "county",
-        "member": "household__assignments__member__user",
-    },
-    "registrations.RegistrationReport": {"town": "town", "county": "county"},
-    # Checks on visits (issue 5): for county and town staff; members have no path, so they see none.
-    "mobile.IntegrityFlag": {
-        "grid": "visit__grid",
-        "village": "visit__village",
-        "town": "visit__town",
-        "county": "visit__county",
-    },
-    "mobile.CallbackCheck": {
-        "grid": "visit__grid",
-        "village": "visit__village",
-        "town": "visit__town",
-        "county": "visit__county",
-    },
-    "accounts.User": {"town": "town", "county": "county", "member": "pk"},
+#: The levels a path may lead to, finest first, and the model each path ends at. "member" is the path to the
+#: login of the party member the record belongs to.
+LEVELS = {
+    "grid": "places.GridArea",
+    "village": "places.Village",
+    "town": "places.Town",
+    "county": "places.County",
+    "member": "accounts.User",
 }
 
-# Models that hold no one's data and are shared by every user (reference tables).
-UNSCOPED = {"visits.FraudType", "campaigns.Campaign"}
+
+@functools.cache
+def _declarations() -> tuple[dict[str, dict[str, str]], frozenset[str]]:
+    """Every app's declarations, read once: ``AppConfig.scope_paths`` maps a model name to its paths,
+    ``AppConfig.unscoped_models`` names the reference tables every user shares."""
+    apps.check_models_ready()
+    paths, unscoped = {}, set()
+    for config in apps.get_app_configs():
+        for name, levels in getattr(config, "scope_paths", {}).items():
+            paths[config.get_model(name)._meta.label] = dict(levels)
+        unscoped.update(config.get_model(name)._meta.label for name in getattr(config, "unscoped_models", ()))
+    return paths, frozenset(unscoped)
+
+
+# Model label → {level: path}, and the labels of shared reference tables, as the apps declared them.
+SCOPE_PATHS: Mapping[str, Mapping[str, str]] = SimpleLazyObject(lambda: _declarations()[0])
+UNSCOPED: AbstractSet[str] = SimpleLazyObject(lambda: _declarations()[1])
+
+
+@checks.register()
+def check_scope_paths(app_configs=None, **kwargs):
+    """A declared path must lead from its model to the model of its level (accounts.E001)."""
+    errors = []
+    try:
+        paths = _declarations()[0]
+    except LookupError as exc:
+        return [checks.Error(f"scope_paths or unscoped_models names no model: {exc}", id="accounts.E001")]
+    for label, levels in paths.items():
+        for level, path in levels.items():
+            problem = _path_problem(apps.get_model(label), level, path)
+            if problem:
+                errors.append(checks.Error(f"{label} scope_paths[{level!r}] = {path!r}: {problem}", id="accounts.E001"))
+    return errors
+
+
+def _path_problem(model: type[Model], level: str, path: str) -> str | None:
+    if level not in LEVELS:
+        return f"unknown level (one of {', '.join(LEVELS)})"
+    target = model
+    for part in path.split("__"):
+        if part == "pk":
+            break
+        try:
+            field = target._meta.get_field(part)
+        except FieldDoesNotExist:
+            return f"{target._meta.label} has no field {part!r}"
+        if not field.is_relation:
+            return f"{target._meta.label}.{part} is not a relation"
+        target = field.related_model
+    if target._meta.label != LEVELS[level]:
+        return f"leads to {target._meta.label}, not {LEVELS[level]}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -133,13 +144,12 @@ def _compute_area(user) -> Area:
 
 
 def _paths(model: type[Model]) -> dict[str, str] | None:
-    return SCOPE_PATHS.get(model._meta.label)
+    return _declarations()[0].get(model._meta.label)
 
 
 def scope_q(user, model: type[Model]) -> Q | None:
     """The filter limiting ``model`` to ``user``'s area; ``None`` means no limit."""
-    label = model._meta.label
-    if label in UNSCOPED:
+    if model._meta.label in _declarations()[1]:
         return None
     area = area_of(user)
     if area.everything:

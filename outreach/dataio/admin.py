@@ -1,7 +1,9 @@
 """导入/导出 in the admin, added to the domain apps' admins without editing them.
 
-Each domain ModelAdmin is unregistered and registered again as a subclass carrying django-import-export's
-mixins (its 导入/导出 buttons and the ``import``/``export`` permission codes of the settings). The buttons
+Each domain ModelAdmin is registered again as a subclass carrying django-import-export's mixins (its
+导入/导出 buttons and the ``import``/``export`` permission codes of the settings), through ``extend_admin``.
+The App bulletin figures' admin is registered here whole: registrations depends on places only, so it
+cannot import the scoped admin base, and its figures come in by import. The buttons
 lead to the project's own pages: upload → background check → preview (new/updated/unchanged, first rows)
 → confirm → background write in one transaction; exports run in the background and are downloaded from
 their job page. Jobs are the user's own; another user's job answers 404.
@@ -22,7 +24,7 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 from import_export.admin import ExportMixin, ImportExportMixin
 
-from outreach.campaigns.admin import AssignmentAdmin
+from outreach.accounts.admin_base import CountyFilter, OutreachModelAdmin, extend_admin
 from outreach.campaigns.models import Assignment
 from outreach.dataio import jobs
 from outreach.dataio.exporters import EXPORT_KINDS, write_template
@@ -33,12 +35,9 @@ from outreach.dataio.readers import UploadRefused
 from outreach.dataio.resources import RESOURCES
 from outreach.dataio.services import cleanup_jobs, find_county, store_upload
 from outreach.lib.cells import safe_cell
-from outreach.people.admin import HouseholdAdmin, PartyMemberAdmin
 from outreach.people.models import Household, PartyMember
 from outreach.places.models import County, Town
-from outreach.registrations.admin import RegistrationReportAdmin
 from outreach.registrations.models import RegistrationReport
-from outreach.visits.admin import VisitAdmin
 from outreach.visits.models import Visit
 
 
@@ -130,21 +129,21 @@ class DataioExportMixin(ExportMixin):
         return _start_export(self, request, self.dataio_kind)
 
 
-def _reregister(model, base, mixin, kind):
-    admin_class = type(base.__name__, (mixin, base), {"dataio_kind": kind, "__module__": __name__})
-    if admin.site.is_registered(model):
-        admin.site.unregister(model)
-    admin.site.register(model, admin_class)
-    return admin_class
+HouseholdImportAdmin = extend_admin(Household, DataioImportExportMixin, dataio_kind="households")
+PartyMemberImportAdmin = extend_admin(PartyMember, DataioImportExportMixin, dataio_kind="members")
+AssignmentImportAdmin = extend_admin(Assignment, DataioImportExportMixin, dataio_kind="responsibility")
+VisitExportAdmin = extend_admin(Visit, DataioExportMixin, dataio_kind="visits")
 
 
-HouseholdImportAdmin = _reregister(Household, HouseholdAdmin, DataioImportExportMixin, "households")
-PartyMemberImportAdmin = _reregister(PartyMember, PartyMemberAdmin, DataioImportExportMixin, "members")
-AssignmentImportAdmin = _reregister(Assignment, AssignmentAdmin, DataioImportExportMixin, "responsibility")
-RegistrationReportImportAdmin = _reregister(
-    RegistrationReport, RegistrationReportAdmin, DataioImportExportMixin, "registrations"
-)
-VisitExportAdmin = _reregister(Visit, VisitAdmin, DataioExportMixin, "visits")
+@admin.register(RegistrationReport)
+class RegistrationReportAdmin(DataioImportExportMixin, OutreachModelAdmin):
+    dataio_kind = "registrations"
+    date_hierarchy = "as_of"
+    list_display = ["as_of", "county", "town", "registered", "verified", "population", "source"]
+    list_select_related = ["county", "town"]
+    list_filter = [CountyFilter, "as_of"]
+    search_fields = ["county__name", "town__name"]
+    autocomplete_fields = ["county", "town"]
 
 
 def errors_workbook(job: ImportJob) -> bytes:

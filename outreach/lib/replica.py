@@ -6,7 +6,8 @@ over the summary tables) send their reads to ``replica``. A replica lags the pri
 ranking page can take and a form that just saved cannot. Inside a transaction reads stay on ``default``
 so a service never reads older rows than it writes.
 
-Nothing here imports an app: the middleware marks the request, the router looks at the mark.
+Nothing here imports or names an app: the middleware marks the request, the router looks at the mark, and
+the apps always read from the primary are the setting ``REPLICA_PRIMARY_ONLY_APPS``.
 """
 
 from contextvars import ContextVar
@@ -15,9 +16,6 @@ from django.conf import settings
 from django.db import connections
 
 REPLICA = "replica"
-# Logins, sessions and permissions are always read from the primary: a session saved a moment ago may not
-# have reached the replica yet, and the user would be sent back to the login page.
-PRIMARY_ONLY_APPS = frozenset({"sessions", "auth", "accounts", "contenttypes", "admin", "axes"})
 _use_replica: ContextVar[bool] = ContextVar("use_replica", default=False)
 
 
@@ -50,7 +48,7 @@ class ReplicaRouter:
     def db_for_read(self, model, **hints):
         if (
             _use_replica.get()
-            and model._meta.app_label not in PRIMARY_ONLY_APPS
+            and model._meta.app_label not in settings.REPLICA_PRIMARY_ONLY_APPS
             and replica_configured()
             and not connections["default"].in_atomic_block
         ):

@@ -58,7 +58,9 @@ def _check_zip(source) -> None:
                 if info.file_size > max_total or total > max_total:
                     raise UploadRefused(bomb.format(detail=f"超过 {settings.DATAIO_MAX_UNCOMPRESSED_MB} MB"))
                 if info.filename.lower().endswith("sharedstrings.xml") and info.file_size > max_shared:
-                    raise UploadRefused(bomb.format(detail=f"共享字符串超过 {settings.DATAIO_MAX_SHARED_STRINGS_MB} MB"))
+                    raise UploadRefused(
+                        bomb.format(detail=f"共享字符串超过 {settings.DATAIO_MAX_SHARED_STRINGS_MB} MB")
+                    )
                 ratio = info.file_size / max(info.compress_size, 1)
                 if info.file_size >= _RATIO_FLOOR_BYTES and ratio > max_ratio:
                     raise UploadRefused(bomb.format(detail=f"{info.filename} 压缩比 {ratio:.0f}:1"))

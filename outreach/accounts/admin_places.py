@@ -1,3 +1,9 @@
+"""The admin of places (counties, towns, villages, grids, zones), registered by accounts.
+
+places sits below accounts and imports no app, so its admin lives with the scoped admin base it needs;
+the places are also what every user's area is made of (the user admin autocompletes them).
+"""
+
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 
