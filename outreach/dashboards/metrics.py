@@ -7,6 +7,7 @@ or zero denominator gives ``None``, shown as "—" and sorted last in either dir
 """
 
 from dataclasses import dataclass
+from decimal import Decimal
 from fractions import Fraction
 
 DASH = "—"
@@ -187,6 +188,13 @@ def get_metric(key_or_name: str) -> Metric:
 def rate_basis_points(num: int, den: int) -> int:
     """num ÷ den in hundredths of a percent, rounded half up, from integers only."""
     return (num * 20000 + den) // (2 * den)
+
+
+def percent_target(value) -> Fraction | None:
+    """A campaign target typed in percent (``Decimal("30.00")``) as an exact fraction (3/10)."""
+    if value is None:
+        return None
+    return Fraction(Decimal(value)) / 100
 
 
 def format_rate(num: int | None, den: int | None) -> str:

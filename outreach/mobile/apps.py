@@ -1,20 +1,6 @@
 from django.apps import AppConfig
-from django.db.models.signals import m2m_changed, post_delete, post_save
 
 
 class MobileConfig(AppConfig):
     name = "outreach.mobile"
     verbose_name = "手机走访与核查"
-
-    def ready(self):
-        from outreach.campaigns.models import Campaign
-        from outreach.mobile.services import clear_caches
-        from outreach.people.models import PartyMember
-        from outreach.visits.models import FraudType
-
-        for model in (Campaign, FraudType, PartyMember):
-            post_save.connect(clear_caches, sender=model, dispatch_uid=f"mobile_cache_{model.__name__}_save")
-            post_delete.connect(clear_caches, sender=model, dispatch_uid=f"mobile_cache_{model.__name__}_delete")
-        m2m_changed.connect(
-            clear_caches, sender=Campaign.counties.through, dispatch_uid="mobile_cache_campaign_counties"
-        )
