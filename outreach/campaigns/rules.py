@@ -86,22 +86,18 @@ def running_campaigns(county_id=None, day: dt.date | None = None) -> list[Campai
     return list(_widest_first(Campaign.objects.filter(_running(day) & _covers(county_id))))
 
 
-def _place_name(county) -> str:
-    return county.name if county is not None else "全市"
-
-
-def page_campaign(county=None, day: dt.date | None = None, requested=None) -> CampaignChoice:
+def page_campaign(county: County | None = None, day: dt.date | None = None, requested=None) -> CampaignChoice:
     """The campaign a ranking, chase list, trend or bulletin of ``county`` (the city when ``None``) shows on ``day``.
 
     ``requested`` (a campaign id from the page's 活动 choice) wins when it is one of the options. Otherwise the
     one running campaign covering the place; of several, the widest, and the page says so.
     """
     day = day or timezone.localdate()
-    county_id = getattr(county, "pk", county)
-    options = Campaign.objects.all() if county_id is None else Campaign.objects.filter(covers_county(county_id))
+    county_id = county.pk if county is not None else None
+    options = Campaign.objects.all() if county is None else Campaign.objects.filter(covers_county(county_id))
     options = tuple(options.order_by("-start_date", "-pk"))
     candidates = tuple(running_campaigns(county_id, day))
-    place = _place_name(county if county_id is None or hasattr(county, "name") else County.objects.get(pk=county_id))
+    place = county.name if county is not None else "全市"
     try:
         wanted = int(requested) if requested not in (None, "") else None
     except (TypeError, ValueError):
