@@ -64,6 +64,14 @@ def make_campaign(name="十万党员进百万家", **fields) -> Campaign:
     return Campaign.objects.get_or_create(name=name, defaults=defaults)[0]
 
 
+def make_running_campaign(name="十万党员进百万家", **fields) -> Campaign:
+    """A campaign running today (a month either side), the one the campaign rule takes by default."""
+    today = timezone.localdate()
+    fields.setdefault("start_date", today - dt.timedelta(days=30))
+    fields.setdefault("end_date", today + dt.timedelta(days=30))
+    return make_campaign(name, **fields)
+
+
 def make_assignment(household, member, campaign=None) -> Assignment:
     return Assignment.objects.create(campaign=campaign or make_campaign(), household=household, member=member)
 

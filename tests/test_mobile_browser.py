@@ -8,7 +8,6 @@ import pytest
 from django.db import connections
 from django.utils import timezone
 
-from outreach.mobile import services
 from outreach.people.models import Resident
 from outreach.visits.models import COMMON_FRAUD_TYPES, FraudType, Visit
 from tests.browser import launch_chromium
@@ -21,10 +20,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def _media_in_tmp(settings, tmp_path):
     # Signatures and photos the tests store go to a temporary folder, not the checkout's media/.
     settings.MEDIA_ROOT = tmp_path
-    # Primary keys come back after a flush: cached reference rows must not outlive a test.
-    services.clear_caches()
-    yield
-    services.clear_caches()
 
 
 @pytest.fixture(scope="module")

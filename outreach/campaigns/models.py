@@ -43,12 +43,6 @@ class Campaign(models.Model):
     def __str__(self):
         return self.name
 
-    def runs_in(self, county_id) -> bool:
-        """Whether the campaign runs in the county (a campaign naming no county runs in all of them)."""
-        return Campaign.objects.filter(
-            models.Q(counties__isnull=True) | models.Q(counties=county_id), pk=self.pk
-        ).exists()
-
 
 class Assignment(models.Model):
     """包联: the party member responsible for one household in one campaign."""

@@ -9,7 +9,15 @@ or zero denominator gives ``None``, shown as "—" and sorted last in either dir
 from dataclasses import dataclass
 from fractions import Fraction
 
-DASH = "—"
+from outreach.lib.rates import (  # noqa: F401 - the rounding every metric shares, re-exported for its users
+    DASH,
+    format_rate,
+    percent_target,
+    rate_basis_points,
+    rate_decimal,
+    rate_fraction,
+    sort_key,
+)
 
 # Integer figures a ranking row carries (official from RegistrationReport, field from the summaries).
 FIGURES = {
@@ -184,18 +192,6 @@ def get_metric(key_or_name: str) -> Metric:
     return metric
 
 
-def rate_basis_points(num: int, den: int) -> int:
-    """num ÷ den in hundredths of a percent, rounded half up, from integers only."""
-    return (num * 20000 + den) // (2 * den)
-
-
-def format_rate(num: int | None, den: int | None) -> str:
-    if num is None or not den:
-        return DASH
-    bp = rate_basis_points(num, den)
-    return f"{bp // 100}.{bp % 100:02d}%"
-
-
 def format_value(metric: Metric, value) -> str:
     if value is None:
         return DASH
@@ -214,13 +210,6 @@ def format_delta(metric: Metric, current, previous) -> str:
     bp = rate_basis_points(abs(diff.numerator), diff.denominator)
     sign = "-" if diff < 0 else "+"
     return f"{sign}{bp // 100}.{bp % 100:02d}"
-
-
-def sort_key(value, descending: bool = True):
-    """A key that puts ``None`` last whichever way the list is sorted."""
-    if value is None:
-        return (1, 0)
-    return (0, -value if descending else value)
 
 
 def rank_rows(rows: list[dict], metric: Metric) -> list[dict]:

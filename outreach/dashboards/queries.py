@@ -15,9 +15,7 @@ from django.db.models import (
     Case,
     Count,
     Exists,
-    ExpressionWrapper,
     F,
-    FloatField,
     IntegerField,
     Max,
     OuterRef,
@@ -31,6 +29,7 @@ from django.utils import timezone
 
 from outreach.accounts.scoping import scope_queryset
 from outreach.campaigns.models import Assignment, Campaign
+from outreach.campaigns.rules import CampaignChoice, page_campaign
 from outreach.dashboards import metrics as m
 from outreach.dashboards.models import OrganizationDaySummary, VillageDaySummary
 from outreach.dashboards.services import refresh_pending
@@ -72,8 +71,12 @@ class Ranking:
     as_of: dt.date
     previous_as_of: dt.date | None
     metric: m.Metric
-    campaign: Campaign | None
+    choice: CampaignChoice
     rows: list[dict] = field(default_factory=list)
+
+    @property
+    def campaign(self) -> Campaign | None:
+        return self.choice.campaign
 
     @property
     def level_name(self) -> str:
@@ -84,14 +87,11 @@ class Ranking:
         return CHILD_LEVEL.get(self.level)
 
 
-def current_campaign(as_of: dt.date | None = None) -> Campaign | None:
-    """The campaign running on ``as_of`` (the latest-started one), else the latest campaign."""
-    qs = Campaign.objects.order_by("-start_date", "-pk")
-    if as_of is not None:
-        running = qs.filter(start_date__lte=as_of, end_date__gte=as_of).first()
-        if running is not None:
-            return running
-    return qs.first()
+def scope_county(parent) -> County | None:
+    """The county a ranking inside ``parent`` belongs to (``None``: the city), for the campaign rule."""
+    if parent is None or isinstance(parent, County):
+        return parent
+    return parent.county
 
 
 def latest_report_date() -> dt.date | None:
@@ -350,29 +350,28 @@ def _fill_defaults(rows: list[dict], level: str) -> None:
             row[f"v_{metric.key}"] = metric.value(row)
 
 
-def ranking(level: str, parent=None, as_of: dt.date | None = None, metric: str | None = None) -> Ranking:
+def ranking(level: str, parent=None, as_of: dt.date | None = None, metric: str | None = None, campaign=None) -> Ranking:
     """The ranking of every unit of ``level`` under ``parent`` on ``as_of``, with the change since the
-    previous report date (rank moves and value Δ of the ranking metric)."""
+    previous report date (rank moves and value Δ of the ranking metric).
+
+    ``campaign`` (an id from the page's 活动 choice) overrides the campaign rule's default for the place; the
+    previous date is read in the same campaign.
+    """
     if level not in LEVELS:
         raise KeyError(f"没有这个层级：{level}")
     refresh_pending(settings.DASHBOARD_REFRESH_GRACE_SECONDS)
     as_of = as_of or default_as_of()
     metric_obj = m.get_metric(metric or m.DEFAULT_METRIC_BY_LEVEL[level])
-    campaign = current_campaign(as_of)
+    choice = page_campaign(scope_county(parent), as_of, requested=getattr(campaign, "pk", campaign))
+    campaign = choice.campaign
     previous = previous_report_date(as_of)
-    same_campaign = campaign is not None and campaign.start_date <= previous <= campaign.end_date
     sums = _Sums(campaign, [_summary_day(campaign, as_of), _summary_day(campaign, previous)])
     rows = _unit_figures(level, parent, as_of, campaign, sums)
     _fill_defaults(rows, level)
     m.rank_rows(rows, metric_obj)
     before = {}
     if previous is not None:
-        if same_campaign:
-            prev_rows = _unit_figures(level, parent, previous, campaign, sums)
-        else:
-            prev_campaign = current_campaign(previous)
-            prev_sums = _Sums(prev_campaign, [_summary_day(prev_campaign, previous)])
-            prev_rows = _unit_figures(level, parent, previous, prev_campaign, prev_sums)
+        prev_rows = _unit_figures(level, parent, previous, campaign, sums)
         _fill_defaults(prev_rows, level)
         m.rank_rows(prev_rows, metric_obj)
         before = {r["pk"]: r for r in prev_rows}
@@ -384,7 +383,7 @@ def ranking(level: str, parent=None, as_of: dt.date | None = None, metric: str |
         )
         row["delta"] = m.format_delta(metric_obj, row["_value"], prev["_value"] if prev else None)
         row["value"] = metric_obj.display(row)
-    return Ranking(level, parent, as_of, previous, metric_obj, campaign, rows)
+    return Ranking(level, parent, as_of, previous, metric_obj, choice, rows)
 
 
 # ------------------------------------------------------------------------------------------------ trends
@@ -402,7 +401,7 @@ def registration_trend(until: dt.date, days: int = 120) -> dict:
     for county_id, day, registered, population in reports:
         pop = population or populations.get(county_id)
         dates.add(day)
-        points[county_id][day] = m.Fraction(registered, pop) if pop else None
+        points[county_id][day] = m.BY_KEY["registration_rate"].value({"registered": registered, "population": pop})
     dates = sorted(dates)
     series = [{"name": names[pk], "values": [points[pk].get(day) for day in dates]} for pk in names if pk in points]
     return {"dates": dates, "series": series}
@@ -426,9 +425,9 @@ def progress_trend(campaign: Campaign | None, until: dt.date, county=None, step_
     values = []
     for day in days:
         r = sums.get(day)
-        values.append(m.Fraction(r["v"], r["h"]) if r and r["h"] else None)
-    target = m.Fraction(int(campaign.target_visit_rate * 100), 10000)
-    return {"dates": days, "series": [{"name": "入户率", "values": values}], "target": target}
+        values.append(m.BY_KEY["visit_rate"].value({"visited": r["v"], "households": r["h"]}) if r else None)
+    target = m.percent_target(campaign.target_visit_rate)
+    return {"dates": days, "series": [{"name": m.BY_KEY["visit_rate"].name, "values": values}], "target": target}
 
 
 # ------------------------------------------------------------------------------------------ chase lists
@@ -470,24 +469,24 @@ def villages_below_target(user, campaign: Campaign | None, as_of: dt.date, limit
     day = _summary_day(campaign, as_of)
     if day is None:
         return [], 0
-    target_bp = int(campaign.target_visit_rate * 100)
+    metric = m.BY_KEY["visit_rate"]
+    target = m.percent_target(campaign.target_visit_rate)
     villages = scope_queryset(user, Village.objects.all())
+    # visited ÷ households < target, compared in integers.
     below = (
         VillageDaySummary.objects.filter(campaign=campaign, day=day, village__in=villages.values("pk"))
-        .annotate(done=F("visited") * 10000, needed=F("households") * target_bp)
+        .annotate(done=F("visited") * target.denominator, needed=F("households") * target.numerator)
         .filter(households__gt=0, done__lt=F("needed"))
     )
-    total = below.count()
-    # Ordering only (display comes from the integers): a float ratio is exact enough to list the lowest first.
-    rows = (
-        below.annotate(ratio=ExpressionWrapper(F("visited") * 1.0 / F("households"), output_field=FloatField()))
-        .select_related("village", "town", "county")
-        .order_by("ratio", "village__code")[:limit]
-    )
-    metric = m.BY_KEY["visit_rate"]
+    # The lowest first by the metric's exact value (a city has a few thousand villages: sorted here, not by a
+    # float in SQL), then the page's rows fetched with their places.
+    figures = list(below.values_list("pk", "visited", "households", "village__code"))
+    figures.sort(key=lambda r: (metric.value({"visited": r[1], "households": r[2]}), r[3]))
+    shown = [pk for pk, *_ in figures[:limit]]
+    by_pk = VillageDaySummary.objects.select_related("village", "town", "county").in_bulk(shown)
     result = []
-    for s in rows:
-        figures = {"visited": s.visited, "households": s.households}
+    for pk in shown:
+        s = by_pk[pk]
         result.append(
             {
                 "village": s.village,
@@ -495,8 +494,12 @@ def villages_below_target(user, campaign: Campaign | None, as_of: dt.date, limit
                 "county": s.county,
                 "households": s.households,
                 "visited": s.visited,
-                "display": metric.display(figures),
-                "missing": max(0, -(-s.households * target_bp // 10000) - s.visited),
+                "display": metric.display({"visited": s.visited, "households": s.households}),
+                "missing": max(0, _ceil(s.households * target) - s.visited),
             }
         )
-    return result, total
+    return result, len(figures)
+
+
+def _ceil(value: m.Fraction) -> int:
+    return -(-value.numerator // value.denominator)

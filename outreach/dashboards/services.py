@@ -347,18 +347,20 @@ def issue_bulletin(
     level: str = "county",
     parent_county=None,
     note="",
+    campaign=None,
 ):
     """Freeze the ranking of ``as_of`` into a numbered 通报 with every figure copied; return the bulletin.
 
     A unit's ``bottom_streak`` counts consecutive bulletins of the same series (level and county) in which it
     was among the last three ranked units; a unit without a figure is not ranked and breaks no streak.
+    ``campaign`` (an id or a campaign) overrides the campaign rule's default for the bulletin's place.
     """
     from outreach.dashboards import metrics as m
     from outreach.dashboards.models import Bulletin, BulletinLine
     from outreach.dashboards.queries import ranking
 
     metric_obj = m.get_metric(metric)
-    result = ranking(level, parent_county, as_of, metric_obj.key)
+    result = ranking(level, parent_county, as_of, metric_obj.key, campaign=campaign)
     series = bulletin_series(level, parent_county)
     previous = series.order_by("-issued_at", "-pk").first()
     previous_streaks = dict(previous.lines.values_list("code", "bottom_streak")) if previous is not None else {}

@@ -19,6 +19,8 @@ from outreach.accounts.models import AccessLog, Role
 from outreach.accounts.privacy import display_phone
 from outreach.accounts.scoping import get_in_scope_or_404, scope_queryset
 from outreach.accounts.services import record_access
+from outreach.campaigns.models import Campaign
+from outreach.campaigns.rules import CampaignChoice, page_campaign
 from outreach.dashboards import charts, exports, queries
 from outreach.dashboards import metrics as m
 from outreach.dashboards.models import Bulletin
@@ -46,7 +48,7 @@ def _drill_url(level: str, pk, request) -> str | None:
     child = queries.CHILD_LEVEL.get(level)
     if child is None or pk is None:
         return None
-    query = {k: request.GET[k] for k in ("date",) if request.GET.get(k)}
+    query = {k: request.GET[k] for k in ("date", "campaign") if request.GET.get(k)}
     url = reverse("dashboards:ranking", args=[child, pk])
     return f"{url}?{urlencode(query)}" if query else url
 
@@ -107,7 +109,9 @@ def ranking(request, level: str, parent_pk: int):
 
 def _ranking_page(request, level: str, parent):
     as_of = _as_of(request)
-    result = queries.ranking(level, parent, as_of, _metric_key(request, level))
+    result = queries.ranking(
+        level, parent, as_of, _metric_key(request, level), campaign=request.GET.get("campaign") or None
+    )
     for row in result.rows:
         row["url"] = _drill_url(level, row["pk"], request)
     table = RankingTable.for_level(level, result.rows, order_by_field="sort")
@@ -119,7 +123,10 @@ def _ranking_page(request, level: str, parent):
         body = exports.workbook_bytes(
             title,
             table.export_rows(),
-            subtitle=f"数据日期：{as_of:%Y-%m-%d}；排名指标：{result.metric.name}（{result.metric.definition}）",
+            subtitle=(
+                f"数据日期：{as_of:%Y-%m-%d}；排名指标：{result.metric.name}（{result.metric.definition}）；"
+                f"活动：{result.campaign.name if result.campaign else '无'}（{result.choice.reason}）"
+            ),
         )
         record_access(
             request.user, AccessLog.Kind.EXPORT, "排名", rows=len(result.rows), filename=filename, request=request
@@ -151,6 +158,7 @@ def _ranking_page(request, level: str, parent):
             "funnel": _funnel(result.rows),
             "export_url": f"?{query.urlencode()}",
             "report_dates": queries.report_dates(),
+            "choice": result.choice,
         },
     )
 
@@ -164,15 +172,14 @@ def _quote(name: str) -> str:
 @login_required
 def trends(request):
     as_of = _as_of(request)
-    campaign = queries.current_campaign(as_of)
     county = None
     if request.GET.get("county"):
         county = get_in_scope_or_404(request.user, County.objects.all(), pk=request.GET["county"])
+    choice = page_campaign(county, as_of, requested=request.GET.get("campaign"))
+    campaign = choice.campaign
     reg = queries.registration_trend(as_of)
     progress = queries.progress_trend(campaign, as_of, county=county)
-    registration_target = (
-        m.Fraction(int(campaign.target_registration_rate * 100), 10000) if campaign is not None else None
-    )
+    registration_target = m.percent_target(campaign.target_registration_rate) if campaign is not None else None
     return render(
         request,
         "dashboards/trends.html",
@@ -182,22 +189,35 @@ def trends(request):
             "county": county,
             "counties": scope_queryset(request.user, County.objects.all()),
             "registration_chart": mark_safe(  # noqa: S308 - built by charts.line_chart, every text escaped
-                charts.line_chart(reg["dates"], reg["series"], registration_target, title="各县（市、区）注册率")
+                charts.line_chart(
+                    reg["dates"],
+                    reg["series"],
+                    registration_target,
+                    title=f"各县（市、区）{m.BY_KEY['registration_rate'].name}",
+                )
             ),
             "progress_chart": mark_safe(  # noqa: S308
                 charts.line_chart(
                     progress["dates"],
                     progress["series"],
                     progress["target"],
-                    title=f"{county.name if county else '全市'}入户率与活动目标",
+                    title=f"{county.name if county else '全市'}{m.BY_KEY['visit_rate'].name}与活动目标",
                 )
             ),
             "campaign": campaign,
+            "choice": choice,
+            "registration_metric": m.BY_KEY["registration_rate"],
+            "visit_metric": m.BY_KEY["visit_rate"],
         },
     )
 
 
 # ------------------------------------------------------------------------------------------- chase lists
+
+
+def _user_campaign(request, as_of) -> CampaignChoice:
+    """The campaign of a chase list: the rule's default for the user's county (the city for city users)."""
+    return page_campaign(request.user.county, as_of, requested=request.GET.get("campaign"))
 
 
 @login_required
@@ -229,8 +249,8 @@ def chase_members(request):
 @login_required
 def chase_households(request):
     as_of = _as_of(request)
-    campaign = queries.current_campaign(as_of)
-    qs = queries.households_never_visited(request.user, campaign)
+    choice = _user_campaign(request, as_of)
+    qs = queries.households_never_visited(request.user, choice.campaign)
     grid = None
     if request.GET.get("grid"):
         grid = get_in_scope_or_404(request.user, GridArea.objects.select_related("village"), pk=request.GET["grid"])
@@ -258,14 +278,22 @@ def chase_households(request):
     return render(
         request,
         "dashboards/chase_households.html",
-        {"title": "督办清单：从未走访的住户", "rows": rows, "page": page, "grid": grid},
+        {
+            "title": "督办清单：从未走访的住户",
+            "rows": rows,
+            "page": page,
+            "grid": grid,
+            "choice": choice,
+            "as_of": as_of,
+        },
     )
 
 
 @login_required
 def chase_villages(request):
     as_of = _as_of(request)
-    campaign = queries.current_campaign(as_of)
+    choice = _user_campaign(request, as_of)
+    campaign = choice.campaign
     rows, total = queries.villages_below_target(request.user, campaign, as_of, limit=VILLAGES_SHOWN)
     return render(
         request,
@@ -276,6 +304,7 @@ def chase_villages(request):
             "total": total,
             "shown": VILLAGES_SHOWN,
             "campaign": campaign,
+            "choice": choice,
             "as_of": as_of,
         },
     )
@@ -318,16 +347,23 @@ def bulletin_list(request):
     user = request.user
     may_issue_towns = user.is_superuser or user.role in (Role.CITY, Role.COUNTY)
     counties = list(scope_queryset(user, County.objects.order_by("code"))) if may_issue_towns else []
+    may_issue_city = _may_issue(request.user, None)
+    as_of = queries.default_as_of()
+    # What the rule takes for each scope the user may issue, so the default is named before signing.
+    defaults = [("全市各县（市、区）", page_campaign(None, as_of))] if may_issue_city else []
+    defaults += [(f"{c.name}各乡镇（街道）", page_campaign(c, as_of)) for c in counties]
     return render(
         request,
         "dashboards/bulletin_list.html",
         {
             "title": "通报",
             "bulletins": bulletins,
-            "may_issue_city": _may_issue(request.user, None),
+            "may_issue_city": may_issue_city,
             "issue_counties": counties,
             "metrics": m.METRICS,
-            "as_of": queries.default_as_of(),
+            "as_of": as_of,
+            "campaign_defaults": defaults,
+            "campaigns": Campaign.objects.order_by("-start_date", "-pk"),
         },
     )
 
@@ -353,6 +389,7 @@ def bulletin_issue(request):
         title=request.POST.get("title", "").strip()[:200],
         level="town" if parent_county else "county",
         parent_county=parent_county,
+        campaign=request.POST.get("campaign") or None,
     )
     messages.success(request, f"已签发{bulletin.label}通报")
     return redirect("dashboards:bulletin_detail", pk=bulletin.pk)
@@ -361,7 +398,7 @@ def bulletin_issue(request):
 @login_required
 def bulletin_detail(request, pk: int):
     try:
-        bulletin = _bulletins_for(request.user).select_related("parent_county", "issued_by").get(pk=pk)
+        bulletin = _bulletins_for(request.user).select_related("parent_county", "issued_by", "campaign").get(pk=pk)
     except Bulletin.DoesNotExist as exc:
         raise Http404("没有找到该通报") from exc
     metric = m.get_metric(bulletin.metric)

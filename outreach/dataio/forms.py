@@ -11,7 +11,10 @@ class UploadForm(forms.Form):
         queryset=County.objects.none(), required=False, label="县（市、区）", help_text="不选时取表格标题中的县名"
     )
     campaign = forms.ModelChoiceField(
-        queryset=Campaign.objects.all(), required=False, label="活动", help_text="不选时取标题中的活动或最近的活动"
+        queryset=Campaign.objects.all(),
+        required=False,
+        label="活动",
+        help_text="不选时取标题中写明的活动；标题没写时取当天唯一覆盖本县的进行中活动（有两个及以上时须选择）",
     )
     as_of = forms.DateField(required=False, label="数据日期", help_text="不填时取通报标题中的日期")
 

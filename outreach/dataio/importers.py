@@ -15,7 +15,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from outreach.accounts.scoping import scope_queryset
-from outreach.campaigns.models import Assignment, Campaign
+from outreach.campaigns.models import Assignment
+from outreach.campaigns.rules import import_campaign
 from outreach.dataio.headers import header
 from outreach.lib.cells import unescape_cell
 from outreach.lib.names import clean_name, short_village_name
@@ -1075,15 +1076,5 @@ IMPORTERS = {
 
 
 def pick_campaign(title: str = "", county=None, name: str | None = None):
-    """The campaign named (or named in the title), else the latest one the county takes part in."""
-    campaigns = Campaign.objects.all()
-    if name:
-        return campaigns.filter(name=name).first()
-    for campaign in campaigns:
-        if campaign.name and campaign.name in (title or ""):
-            return campaign
-    if county is not None:
-        found = campaigns.filter(counties=county).order_by("-start_date").first()
-        if found:
-            return found
-    return campaigns.order_by("-start_date").first()
+    """The campaign rule for a sheet (``outreach.campaigns.rules.import_campaign``); raises ``CampaignRefused``."""
+    return import_campaign(title, county, name)

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from outreach.accounts.models import AccessLog
 from outreach.accounts.services import record_access
+from outreach.campaigns.rules import CampaignRefused
 from outreach.dataio import permissions
 from outreach.dataio.headers import KINDS
 from outreach.dataio.importers import IMPORTERS, RowError, pick_campaign, scoped
@@ -124,9 +125,12 @@ def import_file(
     if kind == "responsibility":
         campaign_obj = campaign if not isinstance(campaign, str | type(None)) else None
         if campaign_obj is None:
-            campaign_obj = pick_campaign(sheets[0].title, county_obj, campaign if isinstance(campaign, str) else None)
-        if campaign_obj is None:
-            raise UploadRefused("系统中还没有活动（如“十万党员进百万家”）：请先在后台“活动”中新建")
+            try:
+                campaign_obj = pick_campaign(
+                    sheets[0].title, county_obj, campaign if isinstance(campaign, str) else None
+                )
+            except CampaignRefused as exc:
+                raise UploadRefused(str(exc)) from exc
     importer = IMPORTERS[kind](user, county_obj, campaign=campaign_obj, as_of=as_of)
     importer.source = file_name
     total = sum(s.size for s in sheets) or 1

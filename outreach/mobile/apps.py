@@ -1,5 +1,4 @@
 from django.apps import AppConfig
-from django.db.models.signals import m2m_changed, post_delete, post_save
 
 
 class MobileConfig(AppConfig):
@@ -26,16 +25,3 @@ class MobileConfig(AppConfig):
         "IntegrityFlag": {"city": "view add change delete", "county": "view add change", "town": "view add change"},
         "CallbackCheck": {"city": "view add change delete", "county": "view add change", "town": "view add change"},
     }
-
-    def ready(self):
-        from outreach.campaigns.models import Campaign
-        from outreach.mobile.services import clear_caches
-        from outreach.people.models import PartyMember
-        from outreach.visits.models import FraudType
-
-        for model in (Campaign, FraudType, PartyMember):
-            post_save.connect(clear_caches, sender=model, dispatch_uid=f"mobile_cache_{model.__name__}_save")
-            post_delete.connect(clear_caches, sender=model, dispatch_uid=f"mobile_cache_{model.__name__}_delete")
-        m2m_changed.connect(
-            clear_caches, sender=Campaign.counties.through, dispatch_uid="mobile_cache_campaign_counties"
-        )

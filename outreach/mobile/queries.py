@@ -4,6 +4,7 @@ from django.db.models import Case, Count, Exists, OuterRef, Q, Value, When
 
 from outreach.accounts.privacy import display_phone, sees_full_phones
 from outreach.accounts.scoping import scope_queryset
+from outreach.lib import rates
 from outreach.mobile.models import CallbackCheck
 from outreach.people.models import Household, Resident
 from outreach.visits.models import Visit
@@ -163,10 +164,11 @@ def worker_confirmation(user) -> list[dict]:
                 "unreachable": row["unreachable"],
                 "pending": row["pending"],
                 "answered": answered,
-                "share": row["confirmed"] / answered if answered else None,
+                "share": rates.rate_fraction(row["confirmed"], answered),
+                "share_display": rates.format_rate(row["confirmed"], answered),
             }
         )
-    out.sort(key=lambda r: (r["share"] is None, r["share"] if r["share"] is not None else 0))
+    out.sort(key=lambda r: rates.sort_key(r["share"], descending=False))
     return out
 
 

@@ -11,20 +11,20 @@ import contextlib
 import datetime as dt
 import math
 import statistics
-import time
 import uuid
 from collections import defaultdict
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRef, Q, Window
+from django.db.models import F, Window
 from django.db.models.functions import Random, RowNumber
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from outreach.accounts.scoping import get_in_scope_or_404, scope_queryset
 from outreach.campaigns.models import Campaign
+from outreach.campaigns.rules import visit_campaign
 from outreach.mobile.models import CallbackCheck, IntegrityFlag
 from outreach.people.models import Household, PartyMember, Resident
 from outreach.visits.models import FraudType, Visit
@@ -41,43 +41,6 @@ _IMAGE_MAGIC = {
     "jpg": b"\xff\xd8\xff",
     "webp": b"RIFF",
 }
-
-
-# Small reference rows read on every visit POST, kept per process for a minute (and dropped at once in this
-# process when one is saved): the active fraud types, a campaign by id, the party member behind a login.
-CACHE_SECONDS = 60
-_cache: dict = {}
-
-
-def _cached(key, load):
-    now = time.monotonic()
-    hit = _cache.get(key)
-    if hit is not None and hit[0] > now:
-        return hit[1]
-    value = load()
-    _cache[key] = (now + CACHE_SECONDS, value)
-    return value
-
-
-def clear_caches(**kwargs) -> None:
-    """Forget the cached reference rows (connected to saves of campaigns, fraud types and members)."""
-    _cache.clear()
-
-
-def _active_fraud_type_ids() -> frozenset:
-    return _cached(
-        "fraud_types", lambda: frozenset(FraudType.objects.filter(is_active=True).values_list("pk", flat=True))
-    )
-
-
-def _campaign(pk: int):
-    return _cached(("campaign", pk), lambda: Campaign.objects.filter(pk=pk).first())
-
-
-def _visitor_id(user_id: int):
-    return _cached(
-        ("member", user_id), lambda: PartyMember.objects.filter(user_id=user_id).values_list("pk", flat=True).first()
-    )
 
 
 class VisitRejected(Exception):
@@ -129,21 +92,6 @@ def _image(value, field, label, kinds, limit, errors) -> ContentFile | None:
     return None
 
 
-def current_campaign(county_id=None, today=None) -> Campaign | None:
-    """The campaign running today that covers the county (a campaign naming no county covers all), else any
-    running one, else the latest one; one query."""
-    today = today or timezone.localdate()
-    running = Q(start_date__lte=today, end_date__gte=today)
-    campaigns = Campaign.objects.annotate(running=ExpressionWrapper(running, output_field=BooleanField()))
-    order = ["-running"]
-    if county_id is not None:
-        links = Campaign.counties.through.objects.filter(campaign_id=OuterRef("pk"))
-        covers = Exists(links.filter(county_id=county_id)) | ~Exists(links)
-        campaigns = campaigns.annotate(covers=ExpressionWrapper(running & covers, output_field=BooleanField()))
-        order = ["-covers", *order]
-    return campaigns.order_by(*order, "-start_date", "-id").first()
-
-
 def submit_visit(user, data: dict) -> tuple[Visit, bool]:
     """Validate the phone's JSON and store the visit once per ``client_id``; return (visit, created).
 
@@ -186,7 +134,7 @@ def submit_visit(user, data: dict) -> tuple[Visit, bool]:
     except (TypeError, ValueError):
         type_ids = set()
         errors.setdefault("fraud_types", []).append("诈骗类型无法识别，请刷新页面后重试")
-    fraud_types = sorted(type_ids & _active_fraud_type_ids())
+    fraud_types = sorted(FraudType.objects.filter(pk__in=type_ids, is_active=True).values_list("pk", flat=True))
     if len(fraud_types) != len(type_ids) and "fraud_types" not in errors:
         errors.setdefault("fraud_types", []).append("有的诈骗类型已停用，请刷新页面后重新勾选")
     if fields["explained"] and not type_ids:
@@ -231,22 +179,19 @@ def submit_visit(user, data: dict) -> tuple[Visit, bool]:
             errors.setdefault("residents", []).append("家庭成员数据无法识别，请刷新页面后重试")
             break
 
+    visitor_id = PartyMember.objects.filter(user_id=user.pk).values_list("pk", flat=True).first()
     campaign = None
-    if data.get("campaign"):
-        try:
-            campaign = _campaign(int(data["campaign"]))
-        except (TypeError, ValueError):
-            campaign = None
-    else:
-        county_id, today = household.county_id, timezone.localdate()
-        campaign = _cached(("current", county_id, today), lambda: current_campaign(county_id, today))
-    if campaign is None:
-        errors.setdefault("__all__", []).append("没有进行中的活动，请联系县里管理员")
+    if visited_at is not None and "visited_at" not in errors:
+        choice = visit_campaign(
+            household, timezone.localdate(visited_at), visitor_id=visitor_id, requested=data.get("campaign")
+        )
+        campaign = choice.campaign
+        if campaign is None:
+            errors.setdefault("campaign", []).append(choice.reason)
 
     if errors:
         raise VisitRejected(errors)
 
-    visitor_id = _visitor_id(user.pk)
     # One transaction for the visit and the residents it changes; without residents record_visit's own suffices.
     with transaction.atomic() if wanted else contextlib.nullcontext():
         changed = []

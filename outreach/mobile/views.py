@@ -24,9 +24,10 @@ from outreach.accounts.permissions import ROLE_PERMISSIONS
 from outreach.accounts.privacy import display_phone
 from outreach.accounts.scoping import get_in_scope_or_404
 from outreach.accounts.services import record_access
+from outreach.campaigns.rules import page_campaign, visit_campaign
 from outreach.mobile import queries, services
 from outreach.mobile.models import CallbackCheck
-from outreach.people.models import Household
+from outreach.people.models import Household, PartyMember
 from outreach.visits.models import FraudType
 from outreach.visits.services import ClientIdTaken, VisitRefused
 
@@ -65,10 +66,16 @@ def _page_number(value) -> int:
         return 1
 
 
+def _visit_choice(user, household):
+    """The campaign a visit by ``user`` to ``household`` today would be recorded for (the rule, shown)."""
+    visitor_id = PartyMember.objects.filter(user_id=user.pk).values_list("pk", flat=True).first()
+    return visit_campaign(household, timezone.localdate(), visitor_id=visitor_id)
+
+
 @mobile_login_required
 def home(request):
     """我的包联户: the user's households, vulnerable first, with search and an unvisited filter."""
-    campaign = services.current_campaign(request.user.county_id)
+    campaign = page_campaign(request.user.county, timezone.localdate()).campaign
     q = request.GET.get("q", "")[:30]
     unvisited = request.GET.get("unvisited") == "1"
     page = queries.my_households(
@@ -85,9 +92,9 @@ def home(request):
 def household(request, pk):
     """One household: who lives there, earlier visits and what is still missing."""
     obj = get_in_scope_or_404(request.user, Household.objects.select_related("village", "grid"), pk=pk)
-    campaign = services.current_campaign(obj.county_id)
-    context = queries.household_detail(request.user, obj, campaign)
-    context["campaign"] = campaign
+    choice = _visit_choice(request.user, obj)
+    context = queries.household_detail(request.user, obj, choice.campaign)
+    context["campaign"] = choice.campaign
     context["may_record"] = _may_record(request.user)
     return render(request, "mobile/household.html", context)
 
@@ -98,14 +105,15 @@ def visit_form(request, pk):
     if not _may_record(request.user):
         raise PermissionDenied
     obj = get_in_scope_or_404(request.user, Household.objects.select_related("village"), pk=pk)
-    campaign = services.current_campaign(obj.county_id)
+    choice = _visit_choice(request.user, obj)
     return render(
         request,
         "mobile/visit_form.html",
         {
             "household": obj,
             "phone": display_phone(request.user, obj.phone),
-            "campaign": campaign,
+            "campaign": choice.campaign,
+            "choice": choice,
             "residents": list(obj.residents.all()),
             "fraud_types": list(FraudType.objects.filter(is_active=True)),
             "materials": [

@@ -8,6 +8,7 @@ from django.db import models
 from simple_history.models import HistoricalRecords
 
 from outreach.campaigns.models import Campaign
+from outreach.campaigns.rules import visit_may_belong
 from outreach.people.models import Household, PartyMember
 from outreach.places.models import County, GridArea, Town, Village
 
@@ -124,7 +125,11 @@ class Visit(models.Model):
 
     def clean(self):
         super().clean()
-        if self.campaign_id and self.household_id and not self.campaign.runs_in(self.household.county_id):
+        if (
+            self.campaign_id
+            and self.household_id
+            and not visit_may_belong(self.campaign, self.household, self.visitor_id)
+        ):
             raise ValidationError({"campaign": campaign_not_covering(self.campaign)})
 
     def fill_places(self):

@@ -6,7 +6,7 @@ from django.db import connection, transaction
 from django.db.models.signals import post_save, pre_save
 
 from outreach.lib.signals import field_data_changed
-from outreach.visits.models import Visit, campaign_not_covering
+from outreach.visits.models import Visit
 
 
 class VisitRefused(Exception):
@@ -29,7 +29,7 @@ def record_visit(*, client_id, household, campaign, visited_at, fraud_types=(), 
 
     A client id names one visit: a resend (the same id, household and recorder) returns the stored visit
     unchanged; the same id with another household or recorder raises ``ClientIdTaken`` and never hands
-    back the other visit. A campaign that does not run in the household's county raises ``VisitRefused``.
+    back the other visit. Which campaign a visit may belong to is the caller's question to ``campaigns.rules``.
     A ``signature`` given as a file gets its SHA-256 stored in ``signature_sha256`` (integrity checks).
     ``fraud_types`` may be FraudType objects or their ids.
 
@@ -40,8 +40,6 @@ def record_visit(*, client_id, household, campaign, visited_at, fraud_types=(), 
     ``pre_save``/``post_save`` are sent as ``save()`` would, so change-history listeners see the new visit.
     """
     fraud_types = list(fraud_types)
-    if not campaign.runs_in(household.county_id):
-        raise VisitRefused("campaign", campaign_not_covering(campaign))
     signature = fields.get("signature")
     if signature and not fields.get("signature_sha256") and hasattr(signature, "read"):
         signature.seek(0)

@@ -392,10 +392,14 @@
         });
         return r;
       }).filter(function (r) { return r.app_installed || r.app_registered || r.app_verified || r.alerts_enabled; });
+      // Two campaigns running in the county: the form asks which one (see campaigns/rules.py).
+      var pick = form.querySelector('select[name="campaign"]');
+      var campaign = pick ? pick.value : form.getAttribute("data-campaign");
+      if (pick && !campaign) { errors.push("请选择本次走访记入哪个活动"); }
       var payload = {
         client_id: clientId,
         household: Number(form.getAttribute("data-household")),
-        campaign: form.getAttribute("data-campaign") ? Number(form.getAttribute("data-campaign")) : null,
+        campaign: campaign ? Number(campaign) : null,
         visited_at: new Date().toISOString(),
         entered: checked("entered"),
         met_person: checked("met_person"),

@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Q
 from django.utils.dateparse import parse_date
 
+from outreach.campaigns.models import Campaign
 from outreach.dashboards import metrics as m
 from outreach.dashboards.queries import LEVELS, ranking
 from outreach.places.models import County, Town, Village
@@ -16,7 +17,8 @@ class Command(BaseCommand):
         "在命令行打印排名：--level county|town|zone|village|grid|organization（默认 county），"
         "--parent 上级单位的区划代码或名称（乡镇、片区、党组织排名填县，村排名填乡镇，网格排名填村），"
         "--date YYYY-MM-DD（默认最近一次通报日期），--metric 指标名称或代码（如 注册率、入户率），"
-        "--json 输出 JSON 列表（名次、代码、名称、指标值及所用数字）。"
+        "--campaign 活动名称（默认按活动规则：当日唯一覆盖该范围的进行中活动，有几个时取覆盖全市的，并打印理由），"
+        "--json 输出 JSON 列表（名次、代码、名称、指标值、活动及所用数字）。"
     )
 
     def add_arguments(self, parser):
@@ -24,6 +26,7 @@ class Command(BaseCommand):
         parser.add_argument("--parent", default="")
         parser.add_argument("--date", default="")
         parser.add_argument("--metric", default="")
+        parser.add_argument("--campaign", default="")
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, **options):
@@ -38,9 +41,14 @@ class Command(BaseCommand):
             as_of = parse_date(options["date"])
             if as_of is None:
                 raise CommandError(f"日期格式应为 YYYY-MM-DD：{options['date']}")
+        campaign = None
+        if options["campaign"]:
+            campaign = Campaign.objects.filter(name=options["campaign"]).first()
+            if campaign is None:
+                raise CommandError(f"没有名为“{options['campaign']}”的活动")
         try:
             metric = m.get_metric(options["metric"]).key if options["metric"] else None
-            result = ranking(level, parent, as_of, metric)
+            result = ranking(level, parent, as_of, metric, campaign=campaign)
         except KeyError as exc:
             raise CommandError(exc.args[0]) from exc
         metric = result.metric
@@ -58,6 +66,7 @@ class Command(BaseCommand):
                     "numerator": num,
                     "denominator": den,
                     "delta": row["delta"],
+                    "campaign": result.campaign.name if result.campaign else None,
                 }
                 item.update({k: row.get(k) for k in m.FIGURES})
                 out.append(item)
@@ -67,6 +76,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"{scope} {result.level_name}排名  截至 {result.as_of}  指标：{metric.name}（{metric.definition}）"
         )
+        self.stdout.write(f"活动：{result.campaign.name if result.campaign else '无'}（{result.choice.reason}）")
         for row in result.rows:
             num, den = metric.parts(row)
             rank = row["rank"] if row["rank"] is not None else "—"

@@ -5,6 +5,7 @@ import datetime as dt
 from django.core.management.base import BaseCommand, CommandError
 
 from outreach.accounts.models import User
+from outreach.campaigns.rules import CampaignRefused
 from outreach.dataio.exporters import EXPORT_KINDS, export_file, write_template
 from outreach.dataio.importers import pick_campaign
 from outreach.dataio.readers import UploadRefused
@@ -42,7 +43,10 @@ class Command(BaseCommand):
             county = find_county(user, opts["county"]) if opts["county"] else None
         except UploadRefused as exc:
             raise CommandError(str(exc)) from exc
-        campaign = pick_campaign(county=county, name=opts["campaign"]) if opts["campaign"] else None
+        try:
+            campaign = pick_campaign(county=county, name=opts["campaign"]) if opts["campaign"] else None
+        except CampaignRefused as exc:
+            raise CommandError(str(exc)) from exc
         as_of = dt.date.fromisoformat(opts["date"]) if opts["date"] else None
         rows = export_file(opts["kind"], opts["output"], user=user, county=county, campaign=campaign, as_of=as_of)
         self.stdout.write(f"已导出 {rows} 行：{opts['output']}")

@@ -1,0 +1,212 @@
+"""Which campaign a visit, a page, a bulletin or an import belongs to: the one rule (DESIGN.md "Campaigns").
+
+A visit belongs to the campaign of the household's assignment held by the visitor, else to the one running
+campaign covering the household's county. A campaign that has not started, or has ended, is never a default.
+Where two campaigns run in one county nothing is picked silently: the phone asks which one, an import must name
+one, and pages default to the widest one and say so beside their 活动 choice. Every page, export, bulletin,
+command and the phone ask these functions; nothing else decides a campaign.
+
+A campaign listing no county covers the whole city (so does one listing every county).
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, Value
+from django.utils import timezone
+
+from outreach.campaigns.models import Assignment, Campaign
+from outreach.places.models import County
+
+
+class CampaignRefused(ValueError):
+    """No campaign can be taken without asking; the Chinese message names the candidates."""
+
+
+@dataclass(frozen=True)
+class CampaignChoice:
+    """The campaign a page, a visit or an import uses, and why (``reason`` is shown to people)."""
+
+    campaign: Campaign | None
+    reason: str
+    candidates: tuple = ()  # campaigns running on the day that cover the place, widest first
+    options: tuple = ()  # what a page's 活动 choice lists
+    picked: bool = False  # chosen by the person, not by the rule
+
+    @property
+    def ambiguous(self) -> bool:
+        return len(self.candidates) > 1
+
+
+def _day_text(day: dt.date) -> str:
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def _names(campaigns) -> str:
+    return "、".join(f"“{c.name}”" for c in campaigns)
+
+
+def _links():
+    return Campaign.counties.through.objects.filter(campaign_id=OuterRef("pk"))
+
+
+def covers_county(county_id) -> Q:
+    """A filter on campaigns: the campaign covers this county."""
+    return Q(Exists(_links().filter(county_id=county_id))) | ~Q(Exists(_links()))
+
+
+def covers_city() -> Q:
+    """A filter on campaigns: the campaign covers every county of the city."""
+    unlisted = County.objects.filter(
+        ~Exists(
+            Campaign.counties.through.objects.filter(campaign_id=OuterRef(OuterRef("pk")), county_id=OuterRef("pk"))
+        )
+    )
+    return ~Q(Exists(_links())) | ~Q(Exists(unlisted))
+
+
+def _covers(county_id) -> Q:
+    return covers_city() if county_id is None else covers_county(county_id)
+
+
+def _running(day: dt.date) -> Q:
+    return Q(start_date__lte=day, end_date__gte=day)
+
+
+def _widest_first(campaigns):
+    """A city-wide drive before a county's own 专项, then the one that started first."""
+    return campaigns.annotate(whole_city=ExpressionWrapper(covers_city(), output_field=BooleanField())).order_by(
+        "-whole_city", "start_date", "pk"
+    )
+
+
+def running_campaigns(county_id=None, day: dt.date | None = None) -> list[Campaign]:
+    """Campaigns running on ``day`` (today) that cover the county (the whole city when ``None``), widest first."""
+    day = day or timezone.localdate()
+    return list(_widest_first(Campaign.objects.filter(_running(day) & _covers(county_id))))
+
+
+def page_campaign(county: County | None = None, day: dt.date | None = None, requested=None) -> CampaignChoice:
+    """The campaign a ranking, chase list, trend or bulletin of ``county`` (the city when ``None``) shows on ``day``.
+
+    ``requested`` (a campaign id from the page's 活动 choice) wins when it is one of the options. Otherwise the
+    one running campaign covering the place; of several, the widest, and the page says so.
+    """
+    day = day or timezone.localdate()
+    county_id = county.pk if county is not None else None
+    options = Campaign.objects.all() if county is None else Campaign.objects.filter(covers_county(county_id))
+    options = tuple(options.order_by("-start_date", "-pk"))
+    candidates = tuple(running_campaigns(county_id, day))
+    place = county.name if county is not None else "全市"
+    try:
+        wanted = int(requested) if requested not in (None, "") else None
+    except (TypeError, ValueError):
+        wanted = None
+    chosen = next((c for c in options if c.pk == wanted), None)
+    if chosen is not None:
+        return CampaignChoice(chosen, f"按所选活动“{chosen.name}”统计", candidates, options, picked=True)
+    if not candidates:
+        reason = (
+            f"{_day_text(day)}没有覆盖{place}的进行中活动（未开始或已结束的活动不作默认），走访类数字为空；"
+            "可在“活动”中选择一个活动查看"
+        )
+        return CampaignChoice(None, reason, candidates, options)
+    first = candidates[0]
+    if len(candidates) == 1:
+        reason = f"“{first.name}”是{_day_text(day)}唯一覆盖{place}的进行中活动"
+    else:
+        why = "覆盖全市的" if first.whole_city and not candidates[1].whole_city else "开始最早的"
+        reason = (
+            f"{_day_text(day)}{place}有{len(candidates)}个进行中的活动（{_names(candidates)}），"
+            f"默认取{why}“{first.name}”，可在“活动”中改选"
+        )
+    return CampaignChoice(first, reason, candidates, options)
+
+
+def visit_campaign(household, day: dt.date, visitor_id=None, requested=None) -> CampaignChoice:
+    """The campaign a visit to ``household`` on ``day`` by party member ``visitor_id`` belongs to (one query).
+
+    The campaign of the household's assignment held by the visitor (running on ``day``), else the one running
+    campaign covering the household's county. ``campaign`` is ``None`` when none runs, or when several do and
+    the phone must ask (``candidates`` lists them). ``requested`` (the id the phone form sent) is taken when it
+    covers the county or the visitor holds the household in it.
+    """
+    held = (
+        Exists(Assignment.objects.filter(campaign_id=OuterRef("pk"), household_id=household.pk, member_id=visitor_id))
+        if visitor_id
+        else Value(False)
+    )
+    covers = covers_county(household.county_id)
+    campaigns = Campaign.objects.annotate(
+        held=ExpressionWrapper(held, output_field=BooleanField()),
+        covers=ExpressionWrapper(covers, output_field=BooleanField()),
+    )
+    if requested not in (None, ""):
+        try:
+            wanted = int(requested)
+        except (TypeError, ValueError):
+            wanted = 0
+        chosen = campaigns.filter(Q(held=True) | Q(covers=True), pk=wanted).first()
+        if chosen is None:
+            return CampaignChoice(None, "所选活动不包括这一户所在的县（市、区），请刷新页面后重新选择")
+        return CampaignChoice(chosen, f"按所选活动“{chosen.name}”记录", picked=True)
+    found = list(_widest_first(campaigns.filter(_running(day) & (Q(held=True) | Q(covers=True)))))
+    mine = [c for c in found if c.held]
+    if len(mine) == 1:
+        return CampaignChoice(mine[0], f"您在活动“{mine[0].name}”中包联这一户", tuple(mine))
+    candidates = tuple(mine or found)
+    if len(candidates) == 1:
+        return CampaignChoice(candidates[0], f"“{candidates[0].name}”是{_day_text(day)}唯一覆盖本县的进行中活动")
+    if not candidates:
+        return CampaignChoice(None, f"{_day_text(day)}没有覆盖本县的进行中活动，请联系县里管理员")
+    return CampaignChoice(
+        None,
+        f"{_day_text(day)}本县有{len(candidates)}个进行中的活动（{_names(candidates)}），请选择本次走访记入哪个活动",
+        candidates,
+    )
+
+
+def import_campaign(title: str = "", county=None, name: str | None = None, day: dt.date | None = None) -> Campaign:
+    """The campaign a 责任分工表 of ``county`` is imported into (or exported from); raises ``CampaignRefused``.
+
+    The campaign ``name``d, else the one named in the sheet's ``title`` (the longest name found), else the one
+    running campaign covering the county today. Several running, or none: refused, naming the candidates.
+    """
+    day = day or timezone.localdate()
+    if name:
+        found = Campaign.objects.filter(name=name).first()
+        if found is None:
+            every = list(Campaign.objects.order_by("-start_date"))
+            raise CampaignRefused(f"没有名为“{name}”的活动（现有：{_names(every) or '无'}）")
+        return found
+    named = [c for c in Campaign.objects.all() if c.name and c.name in (title or "")]
+    if named:
+        return max(named, key=lambda c: (len(c.name), c.start_date, c.pk))
+    county_id = getattr(county, "pk", county)
+    place = county.name if hasattr(county, "name") else "本县"
+    candidates = running_campaigns(county_id, day)
+    if len(candidates) == 1:
+        return candidates[0]
+    if candidates:
+        raise CampaignRefused(
+            f"{_day_text(day)}{place}有{len(candidates)}个进行中的活动（{_names(candidates)}），"
+            "表格标题没有写明是哪一个：请在标题中写明活动名称，或导入时选择活动"
+        )
+    covering = Campaign.objects.all() if county_id is None else Campaign.objects.filter(covers_county(county_id))
+    others = list(covering.order_by("-start_date"))
+    if not others:
+        raise CampaignRefused("系统中还没有活动（如“十万党员进百万家”）：请先在后台“活动”中新建")
+    raise CampaignRefused(
+        f"{_day_text(day)}没有覆盖{place}的进行中活动（未开始或已结束的活动不作默认）："
+        f"请在标题中写明活动名称，或导入时选择活动（{place}的活动：{_names(others)}）"
+    )
+
+
+def visit_may_belong(campaign: Campaign, household, visitor_id=None) -> bool:
+    """Whether a visit to ``household`` by party member ``visitor_id`` may be recorded under ``campaign``: the
+    campaign covers the household's county, or the visitor holds the household in it (as ``visit_campaign``
+    takes a requested campaign). The admin's visit form asks this; the phone asks ``visit_campaign``."""
+    held = Assignment.objects.filter(campaign=campaign, household_id=household.pk, member_id=visitor_id)
+    return (bool(visitor_id) and held.exists()) or Campaign.objects.filter(
+        covers_county(household.county_id), pk=campaign.pk
+    ).exists()
