@@ -287,3 +287,14 @@ def test_the_user_import_refuses_a_bomb_before_reading_it(client, users, setting
     response = client.post(reverse(USER_IMPORT), {"import_file": sheet, "format": _xlsx_format()}, follow=True)
     assert "第2行A列" in response.content.decode()
     assert _temp_files(settings) == []
+
+
+def test_a_party_member_can_be_linked_only_to_a_login_below_the_admin(client, accounts, places):
+    from tests.factories import make_member
+
+    member = make_member(places.zhouzhuang, name="链接党员")
+    client.force_login(accounts["county"])
+    form = client.get(reverse("admin:people_partymember_change", args=[member.pk])).context["adminform"].form
+    offered = set(form.fields["user"].queryset.values_list("username", flat=True))
+    assert accounts["member"].username in offered
+    assert not offered & {accounts["county_peer"].username, accounts["city"].username, accounts["root"].username}

@@ -103,3 +103,39 @@ def test_the_phone_pages_find_no_household_by_number_for_masked_roles(world, use
     client.force_login(users.grid)
     page = client.get(reverse("mobile:home"), {"q": PHONES["grid1"]})
     assert "一网格户" in page.content.decode()
+
+
+@pytest.mark.parametrize(
+    "url_name, params",
+    [
+        ("admin:people_household_changelist", {"phone": PHONES["grid1"]}),
+        ("admin:people_household_changelist", {"phone__startswith": "1380"}),
+        ("admin:campaigns_assignment_changelist", {"household__phone__startswith": "138"}),
+        ("admin:people_resident_changelist", {"phone__gte": "13800000000"}),
+        ("admin:accounts_user_changelist", {"phone__contains": "0000"}),
+    ],
+)
+def test_no_query_string_lookup_may_touch_a_phone_for_masked_roles(url_name, params, world, users, client):
+    client.force_login(users.county)
+    response = client.get(reverse(url_name), params)
+    assert response.status_code == 400
+    assert PHONES["grid1"] not in response.content.decode()
+    client.force_login(users.grid)
+    if url_name == "admin:people_household_changelist":
+        assert client.get(reverse(url_name), params).status_code == 200
+
+
+def test_masked_phone_columns_do_not_sort(world, users, rf):
+    from django.contrib import admin
+
+    from outreach.people.models import Household
+
+    household_admin = admin.site._registry[Household]
+
+    def phone_column(user):
+        request = rf.get("/")
+        request.user = user
+        return next(c for c in household_admin.get_list_display(request) if getattr(c, "__name__", "") == "phone")
+
+    assert phone_column(users.county).admin_order_field is None
+    assert phone_column(users.grid).admin_order_field == "phone"

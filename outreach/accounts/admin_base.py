@@ -23,7 +23,7 @@ from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.template_utils import HistoricalRecordContextHelper
 
-from outreach.accounts.models import AccessLog
+from outreach.accounts.models import AccessLog, User
 from outreach.accounts.privacy import (
     PHONE_HEADERS,
     check_reveal_quota,
@@ -32,7 +32,7 @@ from outreach.accounts.privacy import (
     protect_dataset,
     sees_full_phones,
 )
-from outreach.accounts.scoping import area_of, in_scope, instance_in_scope, scope_queryset
+from outreach.accounts.scoping import area_of, in_scope, instance_in_scope, manageable_users, scope_queryset
 from outreach.accounts.services import record_access
 from outreach.lib.phones import mask_phone
 from outreach.places.models import County, Town
@@ -120,6 +120,9 @@ class ScopedRelatedFieldListFilter(admin.RelatedFieldListFilter):
 def _scoped_field_queryset(db, db_field, request, queryset):
     if queryset is None:
         queryset = db_field.remote_field.model._default_manager.using(db).all()
+    if queryset.model is User:
+        # A form may link a record to a login (党员's 登录账号) only below the user's own level.
+        return manageable_users(request.user, queryset)
     return scope_queryset(request.user, queryset)
 
 
@@ -155,6 +158,10 @@ class MaskedReadOnlyMixin:
     @admin.display(description="电话（已打码）")
     def masked_phone(self, obj):
         return mask_phone(obj.phone) if obj is not None else ""
+
+
+def _touches_phone(lookup: str) -> bool:
+    return any("phone" in part for part in lookup.split("__"))
 
 
 def _guarding_phone_search(get_search_results):
@@ -200,6 +207,13 @@ class ScopedAdminMixin(MaskedReadOnlyMixin):
     def get_search_results(self, request, queryset, search_term):
         return super().get_search_results(request, queryset, search_term)
 
+    def lookup_allowed(self, lookup, value, request=None):
+        # The admin accepts any field lookup in the query string (?phone=…, ?phone__startswith=1380): for roles
+        # that see masked numbers that would read a number digit by digit, so no lookup may touch a phone.
+        if request is not None and not sees_full_phones(request.user) and _touches_phone(lookup):
+            return False
+        return super().lookup_allowed(lookup, value, request)
+
     def get_field_queryset(self, db, db_field, request):
         # Used for every foreign-key and many-to-many form field, autocomplete widgets included.
         return _scoped_field_queryset(db, db_field, request, super().get_field_queryset(db, db_field, request))
@@ -230,7 +244,8 @@ class ScopedAdminMixin(MaskedReadOnlyMixin):
             return display_phone(user, getattr(obj, name))
 
         column.short_description = self.model._meta.get_field(name).verbose_name
-        column.admin_order_field = name
+        # Sorting by a number the user sees masked would tell its hidden digits' order.
+        column.admin_order_field = name if sees_full_phones(user) else None
         column.__name__ = name
         return column
 
