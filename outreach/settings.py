@@ -60,6 +60,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Under DEBUG (make run) the app's own Chinese 404/500 pages rather than Django's technical ones.
+    "outreach.lib.error_pages.FriendlyErrorPagesMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -277,6 +279,8 @@ DATAIO_MAX_CELL_CHARS = envint("DATAIO_MAX_CELL_CHARS", 2000)
 DATAIO_STALE_MINUTES = envint("DATAIO_STALE_MINUTES", 10)
 # Files of previews nobody confirmed are deleted after this many hours.
 DATAIO_ABANDONED_HOURS = envint("DATAIO_ABANDONED_HOURS", 24)
+# make run shows the app's own error pages; DJANGO_TECHNICAL_ERRORS=1 brings back Django's debug pages.
+TECHNICAL_ERROR_PAGES = envbool("DJANGO_TECHNICAL_ERRORS", "0")
 # Reveals of full phone numbers ("查看完整号码" and searches by a full number) allowed per user per hour.
 PHONE_REVEAL_LIMIT_PER_HOUR = envint("PHONE_REVEAL_LIMIT_PER_HOUR", 30)
 # django-import-export's file between preview and confirm (the user import): under DATAIO_DIR, swept.

@@ -1,8 +1,9 @@
 """Root URLs: the admin, the health check and the apps' pages."""
 
 from django.contrib import admin
+from django.contrib.staticfiles.storage import staticfiles_storage
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpResponsePermanentRedirect, JsonResponse
 from django.urls import include, path
 from django.views.generic import RedirectView
 
@@ -22,7 +23,13 @@ def healthz(request):
     return JsonResponse({"status": "ok", "database": "ok"})
 
 
+def favicon(request):
+    """Browsers ask for /favicon.ico on every page (the admin's too): send them to the static icon."""
+    return HttpResponsePermanentRedirect(staticfiles_storage.url("favicon.svg"))
+
+
 urlpatterns = [
+    path("favicon.ico", favicon),
     path("", RedirectView.as_view(url="/dashboard/", permanent=False)),
     path("healthz", healthz, name="healthz"),
     path("accounts/", include("outreach.accounts.urls")),

@@ -53,3 +53,20 @@ def test_it_answers_the_health_check(client, db):
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json()["database"] == "ok"
+
+
+def test_make_run_shows_the_apps_own_chinese_error_pages_not_djangos(client, users, settings):
+    settings.DEBUG = True
+    client.force_login(users.member)
+    for url in ("/no-such-page/", "/dashboard/rank/town/140825000000/", "/admin/people/household/987654/change/"):
+        response = client.get(url)
+        assert response.status_code == 404, url
+        body = response.content.decode()
+        assert "没有找到" in body and "URLconf" not in body and "Page not found" not in body, url
+    settings.TECHNICAL_ERROR_PAGES = True
+    assert "URLconf" in client.get("/no-such-page/").content.decode()
+
+
+def test_browsers_asking_for_favicon_ico_get_the_icon(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301 and response["Location"].endswith(".svg")
