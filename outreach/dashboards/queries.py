@@ -382,6 +382,7 @@ def ranking(level: str, parent=None, as_of: dt.date | None = None, metric: str |
         row["rank_change"] = (
             prev["rank"] - row["rank"] if prev and prev["rank"] is not None and row["rank"] is not None else None
         )
+        row["delta_value"] = m.delta_value(metric_obj, row["_value"], prev["_value"] if prev else None)
         row["delta"] = m.format_delta(metric_obj, row["_value"], prev["_value"] if prev else None)
         row["value"] = metric_obj.display(row)
     return Ranking(level, parent, as_of, previous, metric_obj, campaign, rows)
