@@ -2,6 +2,7 @@
 
 import datetime as dt
 import io
+import zipfile
 from decimal import Decimal
 
 import pytest
@@ -61,9 +62,10 @@ def test_it_types_numbers_rates_changes_dates_and_flags():
 
 def test_it_writes_none_blank_or_as_the_columns_missing_text():
     columns = [xlsx.Column("名次", kind="number", missing="—"), xlsx.Column("备注")]
-    _, sheet = one_sheet(columns, [[None, None], [1, "x"]])
+    data, sheet = one_sheet(columns, [[None, None], [1, ""]])
     assert sheet["A2"].value == "—" and sheet["B2"].value is None
-    assert sheet["A3"].value == 1
+    assert sheet["A3"].value == 1 and sheet["B3"].value is None
+    assert b'r="B3"' not in zipfile.ZipFile(io.BytesIO(data)).read("xl/worksheets/sheet1.xml")  # no empty cell
 
 
 def test_it_writes_a_bold_frozen_header_after_the_title_rows_and_sets_widths():

@@ -30,7 +30,7 @@ from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 
-from outreach.lib.cells import is_formula_like
+from outreach.lib.cells import FORMULA_PREFIXES, is_formula_like
 
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -77,6 +77,9 @@ class Column:
         if self.kind == "datetime":
             return DATETIME_FORMAT
         return None
+
+
+_EXTRA = Column("")  # a value beyond the declared columns is written by its type
 
 
 def columns(*headers: str, **options) -> list[Column]:
@@ -184,15 +187,20 @@ class Sheet:
         self.row += 1
 
     def write(self, values: Iterable):
-        row, measure = self.row, self.data_rows < MEASURED_ROWS
+        row, measure, columns = self.row, self.data_rows < MEASURED_ROWS, self.columns
         for col, value in enumerate(values):
-            column = self.columns[col] if col < len(self.columns) else Column("")
-            if value is None:
+            column = columns[col] if col < len(columns) else _EXTRA
+            if value is None or value == "":
                 if not column.missing:
                     continue
                 value = column.missing
-            shown = self._write_cell(row, col, column, value)
-            if measure and shown and col < len(self._widths):
+            if type(value) is str:  # the common case first: a row is mostly text
+                quoted = value.startswith(FORMULA_PREFIXES)
+                self.ws.write_string(row, col, value, self._quoted if quoted else None)
+                shown = value
+            else:
+                shown = self._write_cell(row, col, column, value)
+            if measure and col < len(self._widths):
                 self._widths[col] = max(self._widths[col], text_width(shown) + 2)
         self.row += 1
         self.data_rows += 1
