@@ -24,9 +24,9 @@ from django.test import Client
 from django.utils import timezone
 
 from outreach.campaigns.models import Campaign
-from outreach.dashboards import metrics as m
 from outreach.dashboards.services import issue_bulletin
 from outreach.dataio.exporters import export_file
+from outreach.lib import metrics as m
 from outreach.places.models import County, Town, Village
 from outreach.registrations.models import RegistrationReport
 from outreach.visits.models import FraudType
@@ -238,11 +238,6 @@ def test_it_agrees_on_a_random_small_world(places, users, tmp_path, seed):
     assert sum(v["visit_rate"] not in (m.DASH, "0.00%") for v in compared) >= 5
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="dataio/exporters.py still formats the registrations export's rates from a float (1/32 → 3.12%); "
-    "the branch that gives every export one xlsx writer fixes it: remove this mark when it lands",
-)
 def test_it_agrees_on_a_rate_half_way_between_two_hundredths(places, users, tmp_path):
     as_of = dt.date(2022, 5, 20)
     RegistrationReport.objects.create(county=places.xinjiang, as_of=as_of, registered=1, verified=1, population=32)

@@ -372,7 +372,7 @@ def test_it_exports_every_kind_from_the_command_line_with_formulas_made_text(tmp
         assert out.exists()
     book = openpyxl.load_workbook(tmp_path / "responsibility.xlsx")
     values = [c.value for row in book.worksheets[0].iter_rows() for c in row]
-    assert "'=HYPERLINK(1)" in values
+    assert "=HYPERLINK(1)" in values  # as typed, with the quote-prefix style (test_exports)
     header = [c.value for c in book.worksheets[0][2]]
     row = [c.value for c in book.worksheets[0][3]]
     assert row[header.index("已走访")] == "是" and row[header.index("已签承诺书")] == "是"

@@ -51,7 +51,10 @@ def references(source: str, module: str, apps: set[str]) -> list[tuple[int, str,
     """(line, app, how) for every reference in ``source`` (the module ``module``, dotted) to one of ``apps``."""
     package = module.split(".")
     found = []
-    for node in ast.walk(ast.parse(source)):
+    tree = ast.parse(source)
+    # A dict key that happens to spell an app label ("visits", the 走访次数 figure) is data, not a reference.
+    keys = {id(key) for node in ast.walk(tree) if isinstance(node, ast.Dict) for key in node.keys if key is not None}
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             targets = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -62,7 +65,7 @@ def references(source: str, module: str, apps: set[str]) -> list[tuple[int, str,
             if base == "outreach":
                 targets = [f"outreach.{alias.name}" for alias in node.names]
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-            app = _named_in_string(node.value, apps)
+            app = _named_in_string(node.value, apps, bare=id(node) not in keys)
             if app:
                 found.append((node.lineno, app, repr(node.value)))
             continue
@@ -79,12 +82,12 @@ _DOTTED = re.compile(r"outreach\.(\w+)(\.[\w.]*)?")
 _LABEL = re.compile(r"(\w+)\.\w+")
 
 
-def _named_in_string(text: str, apps: set[str]) -> str | None:
+def _named_in_string(text: str, apps: set[str], bare: bool = True) -> str | None:
     for pattern in (_DOTTED, _LABEL):
         match = pattern.fullmatch(text)
         if match and match.group(1) in apps:
             return match.group(1)
-    return text if text in apps else None
+    return text if bare and text in apps else None
 
 
 def _modules():

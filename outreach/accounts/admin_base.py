@@ -12,7 +12,9 @@ not call households; the full number is one explicit, logged click away ("查看
 """
 
 import functools
+import io
 
+import tablib
 from django.contrib import admin
 from django.contrib.admin.utils import NotRelationField, get_fields_from_path, quote, unquote
 from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist, PermissionDenied
@@ -20,6 +22,7 @@ from django.http import Http404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from import_export.formats import base_formats
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.template_utils import HistoricalRecordContextHelper
 
@@ -34,6 +37,8 @@ from outreach.accounts.privacy import (
 )
 from outreach.accounts.scoping import area_of, in_scope, instance_in_scope, manageable_users, scope_queryset
 from outreach.accounts.services import record_access
+from outreach.lib import xlsx
+from outreach.lib.cells import safe_cell
 from outreach.lib.phones import mask_phone
 from outreach.places.models import County, Town
 
@@ -468,6 +473,39 @@ class TownFilter(admin.SimpleListFilter):
         return queryset
 
 
+class WorkbookXLSX(base_formats.XLSX):
+    """xlsx written by the project's one writer: formula-like text quote-prefixed, never evaluated."""
+
+    def export_data(self, dataset, **kwargs):
+        headers = [str(h) for h in dataset.headers or []]
+        buffer = io.BytesIO()
+        with xlsx.Workbook(buffer) as book:
+            book.sheet("Sheet1", xlsx.columns(*headers), header=bool(headers)).write_rows(dataset)
+        return buffer.getvalue()
+
+
+class _ApostropheMixin:
+    """Text formats have no cell styles: formula-like text gets a leading apostrophe (OWASP)."""
+
+    def export_data(self, dataset, **kwargs):
+        safe = tablib.Dataset(headers=[safe_cell(h) for h in dataset.headers] if dataset.headers else None)
+        for row in dataset:
+            safe.append([safe_cell(value) for value in row])
+        return super().export_data(safe, **kwargs)
+
+
+class SafeCSV(_ApostropheMixin, base_formats.CSV):
+    pass
+
+
+class SafeTSV(_ApostropheMixin, base_formats.TSV):
+    pass
+
+
+# The library's formats that would let a formula through, and what the project's admins offer instead.
+EXPORT_FORMATS = {base_formats.XLSX: WorkbookXLSX, base_formats.CSV: SafeCSV, base_formats.TSV: SafeTSV}
+
+
 class ProtectedImportExportMixin:
     """For admins using django-import-export: the importer's user reaches the resource, exports are masked,
     formula-safe and logged, imports are logged.
@@ -486,6 +524,9 @@ class ProtectedImportExportMixin:
 
     def get_resource_kwargs(self, request, *args, **kwargs):
         return {**super().get_resource_kwargs(request, *args, **kwargs), "user": request.user}
+
+    def get_export_formats(self):
+        return [EXPORT_FORMATS.get(f, f) for f in super().get_export_formats()]
 
     def get_data_for_export(self, request, queryset, **kwargs):
         dataset = super().get_data_for_export(request, queryset, **kwargs)

@@ -6,7 +6,6 @@ from django.conf import settings
 from django.utils import timezone
 
 from outreach.accounts.models import Role
-from outreach.lib.cells import safe_cell
 from outreach.lib.phones import is_valid_phone, mask_phone, normalize_phone
 
 # Grid workers and party members call their own households; everyone else sees masked numbers and must
@@ -30,22 +29,25 @@ PHONE_HEADERS = ("手机号码", "联系电话", "电话", "手机", "户主联�
 
 
 def protect_dataset(user, dataset, phone_headers=PHONE_HEADERS):
-    """Mask the phone columns of a tablib ``dataset`` for ``user`` and make every text cell formula-safe.
+    """Mask the phone columns of a tablib ``dataset`` for ``user``, in place; returns the dataset.
 
-    Works in place and returns the dataset; every export built on django-import-export passes through it.
+    Every export built on django-import-export passes through it; formula-like text is made harmless by
+    the file format (``admin_base.EXPORT_FORMATS``), since how depends on the file.
     """
     headers = list(dataset.headers or [])
     phone_columns = {i for i, header in enumerate(headers) if str(header).strip() in phone_headers}
+    if not phone_columns:
+        return dataset
     rows = []
     for row in dataset:
-        cells = []
-        for i, value in enumerate(row):
-            if i in phone_columns and isinstance(value, str | int) and value != "":
-                value = display_phone(user, str(value))
-            cells.append(safe_cell(value))
+        cells = list(row)
+        for i in phone_columns:
+            value = cells[i] if i < len(cells) else None
+            if isinstance(value, str | int) and value != "":
+                cells[i] = display_phone(user, str(value))
         rows.append(cells)
     dataset.wipe()
-    dataset.headers = [safe_cell(h) for h in headers] if headers else None
+    dataset.headers = headers or None
     for cells in rows:
         dataset.append(cells)
     return dataset

@@ -1,9 +1,8 @@
 """Line charts as inline SVG drawn on the server: no CDN, no script, allowed by a strict CSP."""
 
-from dataclasses import dataclass
 from fractions import Fraction
 
-from outreach.dashboards.metrics import format_rate
+from outreach.lib.metrics import format_rate
 
 PALETTE = [
     "#c8161d",
@@ -20,12 +19,6 @@ PALETTE = [
     "#0369a1",
     "#6d28d9",
 ]
-
-
-@dataclass
-class Point:
-    x: float
-    y: float
 
 
 def _esc(text) -> str:

@@ -30,9 +30,9 @@ from django.utils import timezone
 from outreach.accounts.scoping import scope_queryset
 from outreach.campaigns.models import Assignment, Campaign
 from outreach.campaigns.rules import CampaignChoice, page_campaign
-from outreach.dashboards import metrics as m
 from outreach.dashboards.models import OrganizationDaySummary, VillageDaySummary
 from outreach.dashboards.services import refresh_pending
+from outreach.lib import metrics as m
 from outreach.people.models import Household, PartyMember, PartyOrganization
 from outreach.places.models import County, GridArea, Town, Village, Zone
 from outreach.registrations.models import RegistrationReport
@@ -381,6 +381,7 @@ def ranking(level: str, parent=None, as_of: dt.date | None = None, metric: str |
         row["rank_change"] = (
             prev["rank"] - row["rank"] if prev and prev["rank"] is not None and row["rank"] is not None else None
         )
+        row["delta_value"] = m.delta_value(metric_obj, row["_value"], prev["_value"] if prev else None)
         row["delta"] = m.format_delta(metric_obj, row["_value"], prev["_value"] if prev else None)
         row["value"] = metric_obj.display(row)
     return Ranking(level, parent, as_of, previous, metric_obj, choice, rows)

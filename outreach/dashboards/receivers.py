@@ -5,7 +5,7 @@ from django.dispatch import receiver
 
 from outreach.campaigns.models import Campaign
 from outreach.dashboards.services import mark_villages_stale
-from outreach.lib.signals import field_data_changed, registration_data_changed
+from outreach.lib.signals import field_data_changed
 
 RULE_FIELDS = ("require_entered", "require_met_person", "require_explained", "require_signed")
 
@@ -14,14 +14,6 @@ RULE_FIELDS = ("require_entered", "require_met_person", "require_explained", "re
 def on_field_data_changed(sender, village_ids=(), **kwargs):
     # Only a mark: the rebuild runs before the next ranking is read, so a visit POST stays cheap.
     mark_villages_stale(village_ids)
-
-
-@receiver(registration_data_changed, dispatch_uid="dashboards_registration_data_changed")
-def on_registration_data_changed(sender, county_ids=(), dates=(), **kwargs):
-    # Official figures are read straight from RegistrationReport (at most one row per county and date,
-    # found by the as_of index), so there is no summary to refresh; bulletins already issued keep
-    # their copied figures by design.
-    return None
 
 
 @receiver(pre_save, sender=Campaign, dispatch_uid="dashboards_campaign_rule_before")

@@ -355,9 +355,9 @@ def issue_bulletin(
     was among the last three ranked units; a unit without a figure is not ranked and breaks no streak.
     ``campaign`` (an id or a campaign) overrides the campaign rule's default for the bulletin's place.
     """
-    from outreach.dashboards import metrics as m
     from outreach.dashboards.models import Bulletin, BulletinLine
     from outreach.dashboards.queries import ranking
+    from outreach.lib import metrics as m
 
     metric_obj = m.get_metric(metric)
     result = ranking(level, parent_county, as_of, metric_obj.key, campaign=campaign)

@@ -6,7 +6,8 @@ from django.utils.safestring import mark_safe
 from django_tables2.data import TableListData
 from django_tables2.utils import Accessor, OrderBy
 
-from outreach.dashboards import metrics as m
+from outreach.lib import metrics as m
+from outreach.lib import xlsx
 
 
 class NoneLastListData(TableListData):
@@ -63,10 +64,19 @@ class BaseTable(tables.Table):
             out.append("<tr>" + "".join(cells) + "</tr>")
         return mark_safe("".join(out))
 
+    def export_columns(self) -> list[xlsx.Column]:
+        """The visible columns as the xlsx writer's columns: typed cells, "—" where the page shows it."""
+        return [
+            c.column.export_column(str(c.header), self)
+            if hasattr(c.column, "export_column")
+            else xlsx.Column(str(c.header), kind="text", missing=m.DASH)
+            for c in self.columns
+            if c.visible
+        ]
+
     def export_rows(self):
-        """Header and rows in the table's visible columns, numbers as numbers, for .xlsx."""
+        """The rows in the table's order and visible columns: numbers, percentages and changes as values."""
         columns = [c for c in self.columns if c.visible]
-        yield [str(c.header) for c in columns]
         for row in self.rows:
             yield [
                 c.column.export_value(row.record) if hasattr(c.column, "export_value") else row.get_cell_value(c.name)
@@ -92,6 +102,9 @@ class FigureColumn(tables.Column):
     def export_value(self, record):
         return self.accessor.resolve(record, quiet=True)
 
+    def export_column(self, header, table):
+        return xlsx.Column(header, kind="number", num_format="#,##0", missing=m.DASH)
+
 
 class MetricColumn(tables.Column):
     """A metric from ``metrics``: sorted on its exact value, shown rounded, with its definition as title."""
@@ -105,10 +118,37 @@ class MetricColumn(tables.Column):
     def render(self, value):
         return m.format_value(self.metric, value)
 
-    def export_value(self, record):
+    def cell_html(self, record):
         return m.format_value(self.metric, record.get(f"v_{self.metric.key}"))
 
-    cell_html = export_value
+    def export_value(self, record):
+        return m.export_value(self.metric, record.get(f"v_{self.metric.key}"))
+
+    def export_column(self, header, table):
+        return metric_column(header, self.metric)
+
+
+def metric_column(header: str, metric: m.Metric) -> xlsx.Column:
+    """An export column for ``metric``: a percentage cell for a rate, a number for a count."""
+    if metric.is_rate:
+        return xlsx.Column(header, kind="percent", missing=m.DASH)
+    return xlsx.Column(header, kind="number", num_format="#,##0", missing=m.DASH)
+
+
+class DeltaColumn(tables.Column):
+    """较上期: the change of the ranked metric since the previous report (percentage points or a count)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("attrs", {"td": {"class": "num"}})
+        super().__init__(verbose_name="较上期", accessor="delta", orderable=False, default=m.DASH, **kwargs)
+
+    def export_value(self, record):
+        return record.get("delta_value")
+
+    def export_column(self, header, table):
+        metric = getattr(table, "metric", None)
+        decimals = 2 if metric is None or metric.is_rate else 0
+        return xlsx.Column(header, kind="change", decimals=decimals, missing=m.DASH)
 
 
 class RankChangeColumn(tables.Column):
@@ -116,21 +156,22 @@ class RankChangeColumn(tables.Column):
         super().__init__(verbose_name="名次升降", accessor="rank_change", default=m.DASH, **kwargs)
 
     def render(self, value):
+        text = m.format_rank_change(value)
         if value > 0:
-            return format_html('<span class="up">↑{}</span>', value)
+            return format_html('<span class="up">{}</span>', text)
         if value < 0:
-            return format_html('<span class="down">↓{}</span>', -value)
-        return "—"
+            return format_html('<span class="down">{}</span>', text)
+        return text
 
     def cell_html(self, record):
         value = record.get("rank_change")
         return m.DASH if value is None else self.render(value)
 
     def export_value(self, record):
-        value = record.get("rank_change")
-        if value is None:
-            return m.DASH
-        return f"↑{value}" if value > 0 else (f"↓{-value}" if value < 0 else "持平")
+        return m.format_rank_change(record.get("rank_change"))
+
+    def export_column(self, header, table):
+        return xlsx.Column(header, kind="text", missing=m.DASH)
 
 
 class NameColumn(tables.Column):
@@ -145,6 +186,9 @@ class NameColumn(tables.Column):
     def export_value(self, record):
         return record.get("name")
 
+    def export_column(self, header, table):
+        return xlsx.Column(header, kind="text", missing=m.DASH)
+
 
 OFFICIAL_COLUMNS = ["population", "registered", "verified", "registration_rate", "verification_rate", "verified_share"]
 MEMBER_COLUMNS = ["members", "active_members", "participation_rate"]
@@ -154,7 +198,7 @@ class RankingTable(BaseTable):
     rank = FigureColumn(verbose_name="名次")
     rank_change = RankChangeColumn()
     name = NameColumn(verbose_name="单位", attrs={"td": {"class": "name"}})
-    delta = tables.Column(verbose_name="较上期", orderable=False, attrs={"td": {"class": "num"}})
+    delta = DeltaColumn()
     population = FigureColumn(verbose_name="常住人口")
     registered = FigureColumn(verbose_name="安装注册人数")
     verified = FigureColumn(verbose_name="实名用户数")
@@ -192,6 +236,10 @@ class RankingTable(BaseTable):
         "organization": OFFICIAL_COLUMNS + ["gap", "coverage_rate", "assigned"],
     }
 
+    def __init__(self, *args, metric: m.Metric | None = None, **kwargs):
+        self.metric = metric  # the ranked metric: 较上期 is in its unit
+        super().__init__(*args, **kwargs)
+
     @classmethod
-    def for_level(cls, level: str, rows: list[dict], **kwargs):
-        return cls(rows, exclude=cls.EXCLUDED_BY_LEVEL[level], **kwargs)
+    def for_level(cls, level: str, rows: list[dict], metric: m.Metric | None = None, **kwargs):
+        return cls(rows, exclude=cls.EXCLUDED_BY_LEVEL[level], metric=metric, **kwargs)

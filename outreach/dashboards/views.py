@@ -5,7 +5,7 @@ import datetime as dt
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.dateparse import parse_date
@@ -21,11 +21,12 @@ from outreach.accounts.scoping import get_in_scope_or_404, scope_queryset
 from outreach.accounts.services import record_access
 from outreach.campaigns.models import Campaign
 from outreach.campaigns.rules import CampaignChoice, page_campaign
-from outreach.dashboards import charts, exports, queries
-from outreach.dashboards import metrics as m
+from outreach.dashboards import charts, queries
 from outreach.dashboards.models import Bulletin
 from outreach.dashboards.services import issue_bulletin
-from outreach.dashboards.tables import RankingTable
+from outreach.dashboards.tables import RankingTable, metric_column
+from outreach.lib import metrics as m
+from outreach.lib import xlsx
 from outreach.places.models import County, GridArea, Town, Village
 
 VILLAGES_SHOWN = 300
@@ -114,26 +115,26 @@ def _ranking_page(request, level: str, parent):
     )
     for row in result.rows:
         row["url"] = _drill_url(level, row["pk"], request)
-    table = RankingTable.for_level(level, result.rows, order_by_field="sort")
+    table = RankingTable.for_level(level, result.rows, metric=result.metric, order_by_field="sort")
     RequestConfig(request, paginate=False).configure(table)
     scope_name = parent.name if parent is not None else "运城市"
     title = f"{scope_name} {result.level_name}排名"
     if request.GET.get("export") == "xlsx":
         filename = f"{scope_name}{result.level_name}{result.metric.name}排名_{as_of:%Y%m%d}.xlsx"
-        body = exports.workbook_bytes(
-            title,
+        body = xlsx.workbook_bytes(
+            table.export_columns(),
             table.export_rows(),
-            subtitle=(
+            title_rows=[
+                title,
                 f"数据日期：{as_of:%Y-%m-%d}；排名指标：{result.metric.name}（{result.metric.definition}）；"
-                f"活动：{result.campaign.name if result.campaign else '无'}（{result.choice.reason}）"
-            ),
+                f"活动：{result.campaign.name if result.campaign else '无'}（{result.choice.reason}）",
+            ],
+            sheet="排名",
         )
         record_access(
             request.user, AccessLog.Kind.EXPORT, "排名", rows=len(result.rows), filename=filename, request=request
         )
-        response = HttpResponse(body, content_type=exports.XLSX)
-        response["Content-Disposition"] = f"attachment; filename*=UTF-8''{_quote(filename)}"
-        return response
+        return xlsx.response(body, filename)
     tabs = []
     if isinstance(parent, County):
         for lvl, label in (("town", "乡镇（街道）"), ("zone", "作战宣传片区"), ("organization", "党组织")):
@@ -161,12 +162,6 @@ def _ranking_page(request, level: str, parent):
             "choice": result.choice,
         },
     )
-
-
-def _quote(name: str) -> str:
-    from urllib.parse import quote
-
-    return quote(name)
 
 
 @login_required
@@ -395,6 +390,10 @@ def bulletin_issue(request):
     return redirect("dashboards:bulletin_detail", pk=bulletin.pk)
 
 
+# The rates a bulletin's Excel carries besides the ranked metric (the page shows the first three).
+BULLETIN_RATES = ("registration_rate", "verification_rate", "visit_rate", "participation_rate")
+
+
 @login_required
 def bulletin_detail(request, pk: int):
     try:
@@ -406,6 +405,7 @@ def bulletin_detail(request, pk: int):
     lines = []
     for line in bulletin.lines.all():
         figures = dict(line.figures)
+        rank_change = (line.previous_rank - line.rank) if line.previous_rank and line.rank else None
         lines.append(
             {
                 "rank": line.rank,
@@ -419,7 +419,8 @@ def bulletin_detail(request, pk: int):
                 "visit_rate": m.BY_KEY["visit_rate"].display(figures),
                 "participation_rate": m.BY_KEY["participation_rate"].display(figures),
                 "previous_rank": line.previous_rank,
-                "rank_change": (line.previous_rank - line.rank) if line.previous_rank and line.rank else None,
+                "rank_change": rank_change,
+                "rank_change_text": m.format_rank_change(rank_change),
                 "bottom_streak": line.bottom_streak,
                 "flagged": line.bottom_streak >= streak_n,
             }
@@ -428,45 +429,46 @@ def bulletin_detail(request, pk: int):
     top = ranked[:3]
     bottom = list(reversed(ranked[-3:])) if len(ranked) > 3 else []
     if request.GET.get("export") == "xlsx":
-        header = [
-            "名次",
-            "单位",
-            metric.name,
-            "常住人口",
-            "安装注册人数",
-            "实名用户数",
-            "注册率",
-            "实名率",
-            "入户率",
-            "党员参与率",
-            "上期名次",
-            "连续后三期数",
+        number = {"kind": "number", "num_format": "#,##0", "missing": m.DASH}
+        columns = [
+            xlsx.Column("名次", **number),
+            xlsx.Column("单位", kind="text"),
+            metric_column(metric.name, metric),
+            xlsx.Column("常住人口", **number),
+            xlsx.Column("安装注册人数", **number),
+            xlsx.Column("实名用户数", **number),
+            *(metric_column(m.BY_KEY[key].name, m.BY_KEY[key]) for key in BULLETIN_RATES),
+            xlsx.Column("上期名次", **number),
+            xlsx.Column("名次升降", kind="text"),
+            xlsx.Column("连续后三期数", **number),
         ]
-        rows = [header] + [
+        rows = (
             [
                 line["rank"],
                 line["name"],
-                line["value"],
+                metric.cell(line["figures"]),
                 line["figures"].get("population"),
                 line["figures"].get("registered"),
                 line["figures"].get("verified"),
-                line["registration_rate"],
-                line["verification_rate"],
-                line["visit_rate"],
-                line["participation_rate"],
+                *(m.BY_KEY[key].cell(line["figures"]) for key in BULLETIN_RATES),
                 line["previous_rank"],
+                line["rank_change_text"],
                 line["bottom_streak"],
             ]
             for line in lines
-        ]
+        )
         filename = f"通报{bulletin.year}年第{bulletin.number}期.xlsx"
-        body = exports.workbook_bytes(
-            bulletin.title, rows, subtitle=f"{bulletin.issuer}　{bulletin.label}　数据日期：{bulletin.as_of:%Y-%m-%d}"
+        body = xlsx.workbook_bytes(
+            columns,
+            rows,
+            title_rows=[
+                bulletin.title,
+                f"{bulletin.issuer}　{bulletin.label}　数据日期：{bulletin.as_of:%Y-%m-%d}",
+            ],
+            sheet="排名",
         )
         record_access(request.user, AccessLog.Kind.EXPORT, "通报", rows=len(lines), filename=filename, request=request)
-        response = HttpResponse(body, content_type=exports.XLSX)
-        response["Content-Disposition"] = f"attachment; filename*=UTF-8''{_quote(filename)}"
-        return response
+        return xlsx.response(body, filename)
     return render(
         request,
         "dashboards/bulletin_detail.html",

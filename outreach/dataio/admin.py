@@ -10,14 +10,11 @@ their job page. Jobs are the user's own; another user's job answers 404.
 """
 
 import io
-import tempfile
 from pathlib import Path
-from urllib.parse import quote
 
-import xlsxwriter
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -34,7 +31,7 @@ from outreach.dataio.models import ExportJob, ImportJob
 from outreach.dataio.readers import UploadRefused
 from outreach.dataio.resources import RESOURCES
 from outreach.dataio.services import cleanup_jobs, find_county, store_upload
-from outreach.lib.cells import safe_cell
+from outreach.lib import xlsx
 from outreach.people.models import Household, PartyMember
 from outreach.places.models import County, Town
 from outreach.registrations.models import RegistrationReport
@@ -146,26 +143,23 @@ class RegistrationReportAdmin(DataioImportExportMixin, OutreachModelAdmin):
     autocomplete_fields = ["county", "town"]
 
 
+ERROR_COLUMNS = [
+    xlsx.Column("工作表", kind="text", width=16),
+    xlsx.Column("行号", kind="number"),
+    xlsx.Column("列", kind="text", width=16),
+    xlsx.Column("错误说明", kind="text", width=60),
+]
+
+
 def errors_workbook(job: ImportJob) -> bytes:
     """The job's errors as an .xlsx a clerk can sort and fix from."""
-    buffer = io.BytesIO()
-    book = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False})
-    sheet = book.add_worksheet("错误")
-    bold = book.add_format({"bold": True})
-    sheet.write_string(0, 0, safe_cell(f"{job.file_name} 导入错误（没有写入任何数据）"), bold)
-    for col, text in enumerate(["工作表", "行号", "列", "错误说明"]):
-        sheet.write_string(1, col, text, bold)
-    sheet.set_column(0, 0, 16)
-    sheet.set_column(2, 2, 16)
-    sheet.set_column(3, 3, 60)
-    for r, error in enumerate(job.errors, start=2):
-        sheet.write_string(r, 0, safe_cell(error.get("sheet", "")))
-        if error.get("row"):
-            sheet.write_number(r, 1, error["row"])
-        sheet.write_string(r, 2, safe_cell(error.get("column", "")))
-        sheet.write_string(r, 3, safe_cell(error.get("message", "")))
-    book.close()
-    return buffer.getvalue()
+    rows = (
+        [error.get("sheet", ""), error.get("row") or None, error.get("column", ""), error.get("message", "")]
+        for error in job.errors
+    )
+    return xlsx.workbook_bytes(
+        ERROR_COLUMNS, rows, title_rows=[f"{job.file_name} 导入错误（没有写入任何数据）"], sheet="错误"
+    )
 
 
 class _JobAdmin(admin.ModelAdmin):
@@ -283,30 +277,14 @@ class ImportJobAdmin(_JobAdmin):
 
     def errors_view(self, request, pk):
         job = _own_job_or_404(ImportJob, request, pk)
-        response = HttpResponse(
-            errors_workbook(job), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-        )
-        response["Content-Disposition"] = (
-            f"attachment; filename*=UTF-8''{_quote(Path(job.file_name).stem + '_错误.xlsx')}"
-        )
-        return response
+        return xlsx.response(errors_workbook(job), Path(job.file_name).stem + "_错误.xlsx")
 
     def template_view(self, request, kind):
         if kind not in KINDS:
             raise Http404
-        buffer_path = Path(tempfile.mkstemp(suffix=".xlsx")[1])
-        try:
-            write_template(kind, buffer_path)
-            data = buffer_path.read_bytes()
-        finally:
-            buffer_path.unlink(missing_ok=True)
-        response = HttpResponse(data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-        response["Content-Disposition"] = f"attachment; filename*=UTF-8''{_quote(KINDS[kind]['label'] + '_模板.xlsx')}"
-        return response
-
-
-def _quote(name: str) -> str:
-    return quote(name)
+        buffer = io.BytesIO()
+        write_template(kind, buffer)
+        return xlsx.response(buffer.getvalue(), KINDS[kind]["label"] + "_模板.xlsx")
 
 
 @admin.register(ExportJob)

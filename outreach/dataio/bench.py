@@ -13,9 +13,8 @@ import sys
 import time
 from pathlib import Path
 
-import xlsxwriter
-
 from outreach.campaigns.models import Campaign
+from outreach.lib import xlsx
 from outreach.places.models import County, Village
 
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史顾侯邵孟龙万段雷钱汤尹黎易常武乔贺赖龚文"
@@ -62,47 +61,42 @@ def build_responsibility_xlsx(path, rows: int, county_code: str = "140825000000"
     for village in villages:
         by_town.setdefault(village.town.name, []).append(village)
     towns = list(by_town)
-    book = xlsxwriter.Workbook(str(path), {"constant_memory": True})
     per_town = -(-rows // len(towns))
     written = 0
     phone_seq = 0
-    for town in towns:
-        if written >= rows:
-            break
-        ws = book.add_worksheet(town)
-        ws.write(0, 0, f"{county.name}“十万党员进百万家”党员包联入户责任分工表（{town}）")
-        ws.write(1, 0, f"填报单位：{town}党委（盖章）")
-        ws.write(1, 8, "填报日期：2021年8月10日")
-        for col, text in enumerate(HEADERS):
-            ws.write(2, col, text)
-        r = 3
-        town_rows = min(per_town, rows - written)
-        town_villages = by_town[town]
-        for i in range(town_rows):
-            village = town_villages[(i // (per_member * 4)) % len(town_villages)]
-            first_of_member = i % per_member == 0
-            phone_seq += 1
-            values = [i + 1, town, village.short_name, f"第{(i // (per_member * 2)) % 3 + 1}网格"]
-            if first_of_member:
-                values += [_name(rng), _phone(rng, 500_000_000 + phone_seq), f"{village.short_name}党支部"]
-            else:
-                values += [None, None, None]
-            values += [
-                _name(rng) + ("  " if i % 17 == 0 else ""),
-                _phone(rng, phone_seq),
-                f"{village.short_name}{i % 12 + 1}组{i}号",
-                rng.choice((1, 2, 3, 3, 4, 5)),
-                "独居老人" if i % 23 == 0 else None,
-            ]
-            for col, value in enumerate(values):
-                if value is not None:
-                    ws.write(r, col, value)
-            r += 1
-        written += town_rows
-        ws.write(r, 0, "合计")
-        ws.write(r, 7, f"{town_rows}户")
-        ws.write(r + 2, 0, "填表人：")
-    book.close()
+    columns = xlsx.columns(*HEADERS)
+    with xlsx.Workbook(Path(path)) as book:
+        for town in towns:
+            if written >= rows:
+                break
+            # The clerks' layout, not ours: plain title, 填报单位 row and header, then the rows.
+            ws = book.sheet(town, columns, header=False)
+            ws.write([f"{county.name}“十万党员进百万家”党员包联入户责任分工表（{town}）"])
+            ws.write([f"填报单位：{town}党委（盖章）", *[None] * 7, "填报日期：2021年8月10日"])
+            ws.write(HEADERS)
+            town_rows = min(per_town, rows - written)
+            town_villages = by_town[town]
+            for i in range(town_rows):
+                village = town_villages[(i // (per_member * 4)) % len(town_villages)]
+                first_of_member = i % per_member == 0
+                phone_seq += 1
+                values = [i + 1, town, village.short_name, f"第{(i // (per_member * 2)) % 3 + 1}网格"]
+                if first_of_member:
+                    values += [_name(rng), _phone(rng, 500_000_000 + phone_seq), f"{village.short_name}党支部"]
+                else:
+                    values += [None, None, None]
+                values += [
+                    _name(rng) + ("  " if i % 17 == 0 else ""),
+                    _phone(rng, phone_seq),
+                    f"{village.short_name}{i % 12 + 1}组{i}号",
+                    rng.choice((1, 2, 3, 3, 4, 5)),
+                    "独居老人" if i % 23 == 0 else None,
+                ]
+                ws.write(values)
+            written += town_rows
+            ws.write(["合计", *[None] * 6, f"{town_rows}户"])
+            ws.write([])
+            ws.write(["填表人："])
     return Path(path)
 
 

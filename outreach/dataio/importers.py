@@ -198,7 +198,7 @@ class Importer:
     kind = ""
     subject = ""
 
-    def __init__(self, user, county, campaign=None, as_of=None, sheets_headers=None):
+    def __init__(self, user, county, campaign=None, as_of=None):
         self.user = user
         self.county = county
         self.campaign = campaign

@@ -16,7 +16,7 @@ ACTIONS = {"import": "导入", "export": "导出"}
 
 def require(user, action: str, kind: str, label: str) -> None:
     """Raise ``UploadRefused`` unless ``user`` (``None``: the operator) may ``action`` the ``kind``."""
-    if user is None:
+    if user is None or kind not in MODELS:
         return
     app_label, model = MODELS[kind].split(".")
     if not (user.is_active and user.has_perm(f"{app_label}.{action}_{model}")):

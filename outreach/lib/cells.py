@@ -1,16 +1,23 @@
-"""Cells for spreadsheets we write: text that a spreadsheet would run as a formula is made plain text.
+"""Cells for spreadsheets we write: text that a spreadsheet would run as a formula is never run.
 
-Every xlsx and csv export (round-trip sheets, table exports, bulletins) passes string cells through
-``safe_cell``. A leading = + - @ (or their full-width forms), tab or carriage return gets a leading
-apostrophe, the form Excel and WPS show as text and OWASP recommends against CSV injection.
+A leading = + - @ (or their full-width forms ＝＋－＠), tab or carriage return makes Excel and WPS read text
+as a formula. In .xlsx files (``outreach.lib.xlsx``) such text gets the cell's quote-prefix style: it shows
+exactly as typed and is never evaluated. CSV has no styles, so text files use ``safe_cell``: a leading
+apostrophe, the form OWASP recommends against CSV injection. ``unescape_cell`` undoes it when such a file
+(or a sheet exported before the quote-prefix style) comes back in an import.
 """
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
 
 
+def is_formula_like(value) -> bool:
+    """True for text a spreadsheet would treat as a formula."""
+    return isinstance(value, str) and value.startswith(FORMULA_PREFIXES)
+
+
 def safe_cell(value):
-    """``value`` unchanged unless it is text a spreadsheet would treat as a formula."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+    """For CSV: ``value`` unchanged unless it is formula-like text, which gets a leading apostrophe."""
+    if is_formula_like(value):
         return "'" + value
     return value
 

@@ -11,4 +11,5 @@ from django.dispatch import Signal
 # kwargs: village_ids (a set of Village pks whose households, assignments or visits changed).
 field_data_changed = Signal()
 # kwargs: county_ids (a set of County pks whose RegistrationReport rows changed), dates (a set of dates).
+# Nothing listens today: rankings read RegistrationReport directly, there is no summary of it to refresh.
 registration_data_changed = Signal()

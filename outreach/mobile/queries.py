@@ -4,7 +4,7 @@ from django.db.models import Case, Count, Exists, OuterRef, Q, Value, When
 
 from outreach.accounts.privacy import display_phone, sees_full_phones
 from outreach.accounts.scoping import scope_queryset
-from outreach.lib import rates
+from outreach.lib import metrics
 from outreach.mobile.models import CallbackCheck
 from outreach.people.models import Household, Resident
 from outreach.visits.models import Visit
@@ -164,11 +164,11 @@ def worker_confirmation(user) -> list[dict]:
                 "unreachable": row["unreachable"],
                 "pending": row["pending"],
                 "answered": answered,
-                "share": rates.rate_fraction(row["confirmed"], answered),
-                "share_display": rates.format_rate(row["confirmed"], answered),
+                "share": metrics.rate_fraction(row["confirmed"], answered),
+                "share_display": metrics.format_rate(row["confirmed"], answered),
             }
         )
-    out.sort(key=lambda r: rates.sort_key(r["share"], descending=False))
+    out.sort(key=lambda r: metrics.sort_key(r["share"], descending=False))
     return out
 
 

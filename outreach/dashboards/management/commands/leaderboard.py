@@ -5,8 +5,8 @@ from django.db.models import Q
 from django.utils.dateparse import parse_date
 
 from outreach.campaigns.models import Campaign
-from outreach.dashboards import metrics as m
 from outreach.dashboards.queries import LEVELS, ranking
+from outreach.lib import metrics as m
 from outreach.places.models import County, Town, Village
 
 PARENT_MODEL = {"town": County, "zone": County, "organization": County, "village": Town, "grid": Village}

@@ -1,23 +1,59 @@
 """Every figure the campaign is judged by, defined once: name, numerator, denominator, definition.
 
-Rankings, tables, exports, bulletins and the ``leaderboard`` command all read these definitions. A rate is
+Rankings, tables, exports, bulletins, the phone's review page and the ``leaderboard`` command all read these
+definitions. They live in ``lib`` (they import no app) so every app on top, dashboards, dataio and mobile, can. A rate is
 kept as two integers (numerator, denominator) and turned into a number only for sorting (an exact
 ``Fraction``) and for display (rounded half up to two decimals): no float ever decides a rank. A missing
 or zero denominator gives ``None``, shown as "—" and sorted last in either direction.
 """
 
 from dataclasses import dataclass
+from decimal import Decimal
 from fractions import Fraction
 
-from outreach.lib.rates import (  # noqa: F401 - the rounding every metric shares, re-exported for its users
-    DASH,
-    format_rate,
-    percent_target,
-    rate_basis_points,
-    rate_decimal,
-    rate_fraction,
-    sort_key,
-)
+DASH = "—"
+
+
+def rate_basis_points(num: int, den: int) -> int:
+    """num ÷ den in hundredths of a percent, rounded half up, from integers only."""
+    return (num * 20000 + den) // (2 * den)
+
+
+def rate_fraction(num: int | None, den: int | None) -> Fraction | None:
+    """num ÷ den exactly, or ``None`` without a denominator."""
+    if num is None or not den:
+        return None
+    return Fraction(num, den)
+
+
+def percent_target(value) -> Fraction | None:
+    """A campaign target typed in percent (``Decimal("30.00")``) as an exact fraction (3/10)."""
+    if value is None:
+        return None
+    return Fraction(Decimal(value)) / 100
+
+
+def rate_percent(num: int | None, den: int | None) -> Decimal | None:
+    """num ÷ den as a percentage rounded half up to two decimals (1/32 → Decimal("3.13")); None if undefined.
+
+    Pages show it with a "%", exports store it as a percentage cell: both are this one rounding.
+    """
+    if num is None or not den:
+        return None
+    return Decimal(rate_basis_points(num, den)).scaleb(-2)
+
+
+def format_rate(num: int | None, den: int | None) -> str:
+    percent = rate_percent(num, den)
+    return DASH if percent is None else f"{percent}%"
+
+
+def sort_key(value, descending: bool = True):
+    """A key that puts ``None`` last whichever way the list is sorted."""
+    if value is None:
+        return (1, 0)
+    return (0, -value if descending else value)
+
 
 # Integer figures a ranking row carries (official from RegistrationReport, field from the summaries).
 FIGURES = {
@@ -70,6 +106,10 @@ class Metric:
 
     def display(self, row: dict) -> str:
         return format_value(self, self.value(row))
+
+    def cell(self, row: dict):
+        """The value an export writes: the rounded percentage (``Decimal("3.13")``) of a rate, the count."""
+        return export_value(self, self.value(row))
 
 
 METRICS: list[Metric] = [
@@ -192,6 +232,13 @@ def get_metric(key_or_name: str) -> Metric:
     return metric
 
 
+def export_value(metric: Metric, value):
+    """``metric.value()`` as an export writes it: a rate's rounded percentage, a count as is, or None."""
+    if value is None or not metric.is_rate:
+        return value
+    return rate_percent(value.numerator, value.denominator)
+
+
 def format_value(metric: Metric, value) -> str:
     if value is None:
         return DASH
@@ -200,16 +247,37 @@ def format_value(metric: Metric, value) -> str:
     return format_rate(value.numerator, value.denominator)
 
 
-def format_delta(metric: Metric, current, previous) -> str:
-    """The change of ``metric`` since the previous report: "+0.35" (percentage points) or "+120"."""
+def delta_value(metric: Metric, current, previous):
+    """The change of ``metric`` since the previous report: Decimal percentage points (rounded half up, the
+    sign kept for a change that rounds to zero), an int for a count, None when either side is unknown."""
     if current is None or previous is None:
-        return DASH
+        return None
     diff = current - previous
     if not metric.is_rate:
-        return f"{diff:+,}"
-    bp = rate_basis_points(abs(diff.numerator), diff.denominator)
-    sign = "-" if diff < 0 else "+"
-    return f"{sign}{bp // 100}.{bp % 100:02d}"
+        return diff
+    points = Decimal(rate_basis_points(abs(diff.numerator), diff.denominator)).scaleb(-2)
+    return points.copy_negate() if diff < 0 else points
+
+
+def format_delta(metric: Metric, current, previous) -> str:
+    """The change of ``metric`` since the previous report: "+0.35" (percentage points) or "+120"."""
+    value = delta_value(metric, current, previous)
+    if value is None:
+        return DASH
+    if not metric.is_rate:
+        return f"{value:+,}"
+    return f"{value:+.2f}"
+
+
+def format_rank_change(change: int | None) -> str:
+    """名次升降 as pages and exports show it: ↑2, ↓1, 持平, or "—" when there is no previous rank."""
+    if change is None:
+        return DASH
+    if change > 0:
+        return f"↑{change}"
+    if change < 0:
+        return f"↓{-change}"
+    return "持平"
 
 
 def rank_rows(rows: list[dict], metric: Metric) -> list[dict]:
