@@ -554,3 +554,18 @@ def test_it_refuses_a_campaign_that_does_not_run_in_the_households_county(places
     assert response.status_code == 400
     assert "不包括这一户所在的县" in response.json()["errors"]["campaign"][0]
     assert not Visit.objects.exists()
+
+
+def test_the_households_app_badge_and_its_missing_list_read_the_same_residents(users, home, campaign):
+    # 张三 not registered, 李四 registered in the roster; a visit says one person registered on the spot.
+    Resident.objects.filter(household=home.mine, name="李四").update(app_registered=True)
+    make_visit(home.mine, campaign=campaign, recorded_by=users.grid, app_installed=1, app_registered=1)
+    client = login(users.grid)
+    card = client.get(reverse("mobile:home")).content.decode()
+    page = client.get(reverse("mobile:household", args=[home.mine.pk])).content.decode()
+    for html in (card, page):
+        assert "App部分注册" in html and "App已注册" not in html
+    assert "未注册：张三" in page
+    Resident.objects.filter(household=home.mine).update(app_registered=True)
+    page = client.get(reverse("mobile:household", args=[home.mine.pk])).content.decode()
+    assert "App已注册" in page and "未注册：" not in page

@@ -22,12 +22,22 @@ def _tags(row) -> list[str]:
     return [label for name, label in VULNERABLE_TAGS if row[name]]
 
 
-def _states(visited, signed, registered) -> list[str]:
+def _app_badge(has_residents: bool, unregistered: bool, any_registered: bool, visit_registered: bool) -> str:
+    """The household's App state, from its residents (the same flags the 还缺 list reads): 已注册 when every
+    resident is, 部分注册 when some are; a visit's 现场注册 figure speaks only for a household with no roster."""
+    if has_residents:
+        if not unregistered:
+            return "App已注册"
+        return "App部分注册" if any_registered else ""
+    return "App已注册" if visit_registered else ""
+
+
+def _states(visited, signed, app_badge: str) -> list[str]:
     states = ["已走访"] if visited else ["未走访"]
     if signed:
         states.append("已签承诺书")
-    if registered:
-        states.append("App已注册")
+    if app_badge:
+        states.append(app_badge)
     return states
 
 
@@ -43,8 +53,10 @@ def my_households(user, campaign, q: str = "", unvisited: bool = False, page: in
     households = scope_queryset(user, Household.objects.all()).annotate(
         visited=Exists(visits),
         signed=Exists(visits.filter(signed=True)),
-        registered=Exists(Resident.objects.filter(household=OuterRef("pk"), app_registered=True))
-        | Exists(visits.filter(app_registered__gt=0)),
+        has_residents=Exists(Resident.objects.filter(household=OuterRef("pk"))),
+        unregistered=Exists(Resident.objects.filter(household=OuterRef("pk"), app_registered=False)),
+        any_registered=Exists(Resident.objects.filter(household=OuterRef("pk"), app_registered=True)),
+        visit_registered=Exists(visits.filter(app_registered__gt=0)),
         vulnerable_first=Case(When(vulnerable, then=Value(0)), default=Value(1)),
     )
     q = q.strip()
@@ -67,7 +79,10 @@ def my_households(user, campaign, q: str = "", unvisited: bool = False, page: in
             "village__short_name",
             "visited",
             "signed",
-            "registered",
+            "has_residents",
+            "unregistered",
+            "any_registered",
+            "visit_registered",
             *(name for name, _ in VULNERABLE_TAGS),
         )[start : start + PAGE_SIZE + 1]
     )
@@ -82,7 +97,13 @@ def my_households(user, campaign, q: str = "", unvisited: bool = False, page: in
                 "village": row["village__short_name"],
                 "tags": _tags(row),
                 "visited": row["visited"],
-                "states": _states(row["visited"], row["signed"], row["registered"]),
+                "states": _states(
+                    row["visited"],
+                    row["signed"],
+                    _app_badge(
+                        row["has_residents"], row["unregistered"], row["any_registered"], row["visit_registered"]
+                    ),
+                ),
             }
             for row in rows[:PAGE_SIZE]
         ],
@@ -101,8 +122,13 @@ def household_detail(user, household: Household, campaign) -> dict:
         .order_by("-visited_at")[:20]
     )
     in_campaign = [v for v in visits if campaign is None or v.campaign_id == campaign.pk]
-    registered = any(r.app_registered for r in residents) or any(v.app_registered for v in in_campaign)
-    states = _states(bool(in_campaign), any(v.signed for v in in_campaign), registered)
+    badge = _app_badge(
+        bool(residents),
+        any(not r.app_registered for r in residents),
+        any(r.app_registered for r in residents),
+        any(v.app_registered for v in in_campaign),
+    )
+    states = _states(bool(in_campaign), any(v.signed for v in in_campaign), badge)
     missing = []
     if not in_campaign:
         missing.append("本次活动尚未走访")
