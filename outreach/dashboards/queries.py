@@ -99,8 +99,12 @@ def latest_report_date() -> dt.date | None:
 
 
 def default_as_of() -> dt.date:
-    """The latest county report date, or today when there is none."""
-    return latest_report_date() or timezone.localdate()
+    """Today while a campaign runs (so today's visits show; the App figures are the latest report's within the
+    window), else the latest county report date, else today."""
+    today = timezone.localdate()
+    if Campaign.objects.filter(start_date__lte=today, end_date__gte=today).exists():
+        return today
+    return latest_report_date() or today
 
 
 def previous_report_date(as_of: dt.date) -> dt.date | None:

@@ -35,6 +35,12 @@ SURNAMES = "王李张刘陈杨赵黄周吴徐孙马胡朱郭何罗高林梁宋�
 GIVEN = "建国军华明丽芳秀英桂兰玉梅红霞志强海燕春生小平俊杰文静宏伟晓东永红金凤国庆爱民淑珍德福天宇子涵梓轩"
 STREETS = ["东街", "西街", "南街", "北街", "中街", "前巷", "后巷", "新村路", "学校路", "村委路"]
 
+# The drive running now, so that what a newcomer records today shows in the rankings they open: it starts four
+# weeks before the day the demo is seeded and runs two more months; the same members keep the same households.
+CURRENT_NAME = "反诈宣传巩固提升行动"
+CURRENT_WEEKS_BEHIND = 4
+CURRENT_WEEKS_AHEAD = 9
+
 # One login per role; the demo password is printed by seed_demo and changed on any real deployment.
 DEMO_PASSWORD = "Fanzha-2021"
 
@@ -146,11 +152,12 @@ def seed_demo(seed: int = 20210813) -> DemoResult:
                 dates={r.as_of for r in reports},
             )
         )
+    current, current_created = _current_campaign(campaign)
     xinjiang = County.objects.get(code=XINJIANG_CODE)
     town = Town.objects.get(code="140825100000")
     grid = GridArea.objects.filter(village__town=town).order_by("village__code", "name").first()
     member = PartyMember.objects.filter(organization__village=grid.village).order_by("id").first()
-    result = DemoResult(created=created, logins=_ensure_logins(xinjiang, town, grid, member))
+    result = DemoResult(created=created or current_created, logins=_ensure_logins(xinjiang, town, grid, member))
     if created:
         _demo_checks(campaign, grid)
     result.counts = {
@@ -163,6 +170,89 @@ def seed_demo(seed: int = 20210813) -> DemoResult:
         "通报数据": RegistrationReport.objects.count(),
     }
     return result
+
+
+def _current_campaign(history: Campaign) -> tuple[Campaign, bool]:
+    """The drive running today beside 2021's (kept as history with its exact figures): the same households and
+    members, visits over its first four weeks and App figures every week up to today."""
+    today = timezone.localdate()
+    start = today - dt.timedelta(weeks=CURRENT_WEEKS_BEHIND)
+    current, created = Campaign.objects.get_or_create(
+        name=CURRENT_NAME,
+        defaults={
+            "start_date": start,
+            "end_date": today + dt.timedelta(weeks=CURRENT_WEEKS_AHEAD),
+            "target_registration_rate": 35,
+        },
+    )
+    if not created:
+        return current, False
+    current.counties.set(County.objects.all())
+    rng = random.Random(f"{CURRENT_NAME}-{start.isoformat()}")
+    pairs = list(history.assignments.order_by("household_id").values_list("household_id", "member_id"))
+    Assignment.objects.bulk_create([Assignment(campaign=current, household_id=h, member_id=m) for h, m in pairs])
+    fraud_types = list(FraudType.objects.filter(is_active=True))
+    tz = timezone.get_default_timezone()
+    households = Household.objects.in_bulk([h for h, _ in pairs])
+    visits, explained = [], []
+    for household_id, member_id in pairs:
+        if rng.random() > 0.45:
+            continue
+        household = households[household_id]
+        day = start + dt.timedelta(days=rng.randint(0, (today - start).days - 1))
+        scripts = rng.sample(fraud_types, rng.randint(1, 3))
+        installed = rng.randint(0, min(household.size, 2))
+        visit = Visit(
+            client_id=uuid.uuid5(VISIT_NAMESPACE, f"current-{household_id}"),
+            campaign=current,
+            household=household,
+            visitor_id=member_id,
+            visited_at=dt.datetime.combine(day, dt.time(rng.randint(9, 18), rng.randint(0, 59)), tzinfo=tz),
+            entered=True,
+            met_person=True,
+            explained=True,
+            signed=rng.random() < 0.9,
+            left_brochure=True,
+            app_installed=installed,
+            app_registered=installed,
+        )
+        visit.fill_places()
+        visit.is_qualified = visit.qualifies(len(scripts))
+        visits.append(visit)
+        explained.append(scripts)
+    Visit.objects.bulk_create(visits, batch_size=500)
+    Through = Visit.fraud_types.through
+    Through.objects.bulk_create(
+        [
+            Through(visit_id=v.pk, fraudtype_id=f.pk)
+            for v, scripts in zip(visits, explained, strict=True)
+            for f in scripts
+        ],
+        batch_size=1000,
+    )
+    # The App figures each week of the drive, the last one today (the morning's bulletin): grown from 2021's.
+    days = [today - dt.timedelta(weeks=w) for w in range(CURRENT_WEEKS_BEHIND - 1, -1, -1)]
+    last_2021 = {r.county_id: r for r in RegistrationReport.objects.filter(as_of=REPORT_DATES[-1], town=None)}
+    reports = []
+    for county in County.objects.order_by("code"):
+        before = last_2021.get(county.pk)
+        base = before.registered if before else round((county.population or 200000) * 0.12)
+        growth = rng.uniform(1.45, 1.85)
+        for step, day in enumerate(days, start=1):
+            registered = round(base * (growth + 0.04 * step))
+            reports.append(
+                RegistrationReport(
+                    county=county,
+                    as_of=day,
+                    registered=registered,
+                    verified=round(registered * rng.uniform(0.78, 0.88)),
+                    source="演示数据",
+                )
+            )
+    RegistrationReport.objects.bulk_create(reports)
+    village_ids = {v.village_id for v in visits}
+    transaction.on_commit(lambda: field_data_changed.send(sender=Campaign, village_ids=village_ids))
+    return current, True
 
 
 def _demo_checks(campaign: Campaign, grid: GridArea) -> None:
