@@ -242,4 +242,8 @@ class RankingTable(BaseTable):
 
     @classmethod
     def for_level(cls, level: str, rows: list[dict], metric: m.Metric | None = None, **kwargs):
+        # The ranked metric right after the unit, before 较上期: on a 390 px phone the four columns a leader
+        # reads (名次, 单位, the metric, 较上期) fit the screen; the rest scroll sideways (the page and Excel alike).
+        if metric is not None and metric.key in cls.base_columns and "sequence" not in kwargs:
+            kwargs["sequence"] = ("rank", "rank_change", "name", metric.key, "delta", "...")
         return cls(rows, exclude=cls.EXCLUDED_BY_LEVEL[level], metric=metric, **kwargs)

@@ -17,7 +17,7 @@ from django_tables2.paginators import LazyPaginator
 
 from outreach.accounts.models import AccessLog, Role
 from outreach.accounts.privacy import display_phone
-from outreach.accounts.scoping import get_in_scope_or_404, scope_queryset
+from outreach.accounts.scoping import get_in_scope_or_404, in_scope, scope_queryset
 from outreach.accounts.services import record_access
 from outreach.campaigns.models import Campaign
 from outreach.campaigns.rules import CampaignChoice, page_campaign
@@ -45,16 +45,31 @@ def _metric_key(request, level: str) -> str:
     return key if key in m.BY_KEY else m.DEFAULT_METRIC_BY_LEVEL[level]
 
 
-def _drill_url(level: str, pk, request) -> str | None:
-    child = queries.CHILD_LEVEL.get(level)
-    if child is None or pk is None:
-        return None
+def _drill_urls(level: str, rows, request) -> None:
+    """Give each row the link one level down, only where the viewer may open it (one query for all rows);
+    a grid row leads to that grid's never-visited households. Rows the viewer may not open stay plain text."""
     query = {k: request.GET[k] for k in ("date", "campaign") if request.GET.get(k)}
-    url = reverse("dashboards:ranking", args=[child, pk])
-    return f"{url}?{urlencode(query)}" if query else url
+    child = queries.CHILD_LEVEL.get(level)
+    if child is not None:
+        target, name, place = PARENT_MODEL[child], "dashboards:ranking", None
+    elif level == "grid":
+        target, name, place = GridArea, "dashboards:chase_households", "grid"
+    else:
+        return
+    pks = [row["pk"] for row in rows if row.get("pk") is not None]
+    reachable = set(scope_queryset(request.user, target.objects.filter(pk__in=pks)).values_list("pk", flat=True))
+    for row in rows:
+        if row.get("pk") not in reachable:
+            continue
+        if place is None:
+            url, params = reverse(name, args=[child, row["pk"]]), query
+        else:
+            url, params = reverse(name), {**query, place: row["pk"]}
+        row["url"] = f"{url}?{urlencode(params)}" if params else url
 
 
-def _breadcrumbs(parent) -> list[tuple[str, str]]:
+def _breadcrumbs(parent, user) -> list[tuple[str, str | None]]:
+    """The way back up; a level the viewer may not open (a grid worker's town) is named without a link."""
     crumbs = [("运城市", reverse("dashboards:county_ranking"))]
     county = town = village = None
     if isinstance(parent, County):
@@ -63,12 +78,11 @@ def _breadcrumbs(parent) -> list[tuple[str, str]]:
         town, county = parent, parent.county
     elif isinstance(parent, Village):
         village, town, county = parent, parent.town, parent.county
-    if county:
-        crumbs.append((county.name, reverse("dashboards:ranking", args=["town", county.pk])))
-    if town:
-        crumbs.append((town.name, reverse("dashboards:ranking", args=["village", town.pk])))
-    if village:
-        crumbs.append((village.short_name, reverse("dashboards:ranking", args=["grid", village.pk])))
+    for place, name, child in ((county, "name", "town"), (town, "name", "village"), (village, "short_name", "grid")):
+        if place is None:
+            continue
+        opens = in_scope(user, place)
+        crumbs.append((getattr(place, name), reverse("dashboards:ranking", args=[child, place.pk]) if opens else None))
     return crumbs
 
 
@@ -113,8 +127,7 @@ def _ranking_page(request, level: str, parent):
     result = queries.ranking(
         level, parent, as_of, _metric_key(request, level), campaign=request.GET.get("campaign") or None
     )
-    for row in result.rows:
-        row["url"] = _drill_url(level, row["pk"], request)
+    _drill_urls(level, result.rows, request)
     table = RankingTable.for_level(level, result.rows, metric=result.metric, order_by_field="sort")
     RequestConfig(request, paginate=False).configure(table)
     scope_name = parent.name if parent is not None else "运城市"
@@ -154,7 +167,7 @@ def _ranking_page(request, level: str, parent):
             "metric_choices": [
                 mm for mm in m.METRICS if level not in ("village", "grid", "organization") or mm.source == "field"
             ],
-            "breadcrumbs": _breadcrumbs(parent),
+            "breadcrumbs": _breadcrumbs(parent, request.user),
             "tabs": tabs,
             "funnel": _funnel(result.rows),
             "export_url": f"?{query.urlencode()}",
