@@ -558,3 +558,40 @@ def test_it_offers_each_role_only_the_bulletins_it_may_issue(places, users, clie
     client.force_login(users.city)
     text = client.get("/dashboard/bulletins/").content.decode()
     assert "全市各县（市、区）</option>" in text and "稷山县各乡镇（街道）" in text
+
+
+def test_it_sorts_the_change_since_the_previous_report_as_a_number(places, users, client):
+    import datetime as dt
+
+    from outreach.registrations.models import RegistrationReport
+
+    first, second = dt.date(2021, 8, 11), dt.date(2021, 8, 13)
+    changes = {places.xinjiang: (1000, 1900), places.jishan: (1000, 1100)}
+    for county, (before, after) in changes.items():
+        RegistrationReport.objects.create(county=county, as_of=first, registered=before, verified=0, population=10000)
+        RegistrationReport.objects.create(county=county, as_of=second, registered=after, verified=0, population=10000)
+    client.force_login(users.city)
+    names = []
+    for sort in ("delta", "-delta"):
+        page = client.get("/dashboard/rank/county/", {"date": "2021-08-13", "sort": sort})
+        rows = [r for r in page.context["table"].data if r.get("delta_value") is not None]
+        names.append([r["name"] for r in rows])
+    assert names[0] == ["稷山县", "新绛县"] and names[1] == ["新绛县", "稷山县"]  # +1.00 before +9.00, and back
+
+
+def test_the_trend_chart_gives_every_county_its_own_colour_and_round_ticks():
+    import re
+    from fractions import Fraction
+
+    from outreach.dashboards import charts
+
+    assert len(set(charts.PALETTE)) == len(charts.PALETTE) >= 13
+    assert [charts._tick_label(charts.nice_step(Fraction(v) / 100) * 4) for v in ("27.5", "13.75", "0.9", "61")] == [
+        "40%", "20%", "1%", "80%"
+    ]  # fmt: skip
+    series = [{"name": f"县{i}", "values": [Fraction(i + 1, 100), Fraction(i + 2, 100)]} for i in range(13)]
+    svg = charts.line_chart([dt.date(2021, 8, 11), dt.date(2021, 8, 13)], series, title="注册率")
+    strokes = re.findall(r'<polyline[^>]*stroke="(#[0-9a-f]{6})"', svg)
+    assert len(strokes) == 13 and len(set(strokes)) == 13
+    ticks = re.findall(r'text-anchor="end" fill="#6b7280">([^<]+)<', svg)
+    assert ticks == ["0%", "5%", "10%", "15%", "20%"]

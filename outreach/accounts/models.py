@@ -82,8 +82,13 @@ class User(AbstractUser):
         ]
 
     def __str__(self):
-        full = f"{self.last_name}{self.first_name}".strip()
-        return f"{full}（{self.username}）" if full else self.username
+        full = self.display_name
+        return f"{full}（{self.username}）" if full != self.username else self.username
+
+    @property
+    def display_name(self) -> str:
+        """The person's name as pages show it (Chinese order, family name first), else the login name."""
+        return f"{self.last_name}{self.first_name}".strip() or self.username
 
     def clean(self):
         """The area fields fit the role and each other (the database constraint holds the per-row part)."""

@@ -1,24 +1,49 @@
 """Line charts as inline SVG drawn on the server: no CDN, no script, allowed by a strict CSP."""
 
+from decimal import Decimal
 from fractions import Fraction
 
 from outreach.lib.metrics import format_rate
 
+# Kelly's colours of maximum contrast (13, one per county, none twice); lines after the seventh are also dashed
+# so that two close hues are told apart on a cheap screen or a grey printout.
 PALETTE = [
-    "#c8161d",
-    "#1d4ed8",
-    "#15803d",
-    "#b45309",
-    "#7c3aed",
-    "#0e7490",
-    "#be185d",
-    "#4d7c0f",
-    "#9a3412",
-    "#334155",
-    "#a16207",
-    "#0369a1",
-    "#6d28d9",
+    "#be0032",
+    "#0067a5",
+    "#008856",
+    "#f38400",
+    "#875692",
+    "#848482",
+    "#f3c300",
+    "#882d17",
+    "#a1caf1",
+    "#e68fac",
+    "#604e97",
+    "#8db600",
+    "#c2b280",
 ]
+DASHED_FROM = 7
+TICKS = 4
+
+
+def nice_step(top: Fraction) -> Fraction:
+    """A round tick step (1, 2, 2.5 or 5 times a power of ten, in percent) so ``TICKS`` steps reach ``top``."""
+    raw = top * 100 / TICKS
+    magnitude = Fraction(1)
+    while magnitude * 10 <= raw:
+        magnitude *= 10
+    while magnitude > raw:
+        magnitude /= 10
+    for factor in (1, 2, Fraction(5, 2), 5, 10):
+        if magnitude * factor >= raw:
+            return magnitude * factor / 100
+    return magnitude * 10 / 100
+
+
+def _tick_label(value: Fraction) -> str:
+    percent = Decimal(value.numerator * 100) / Decimal(value.denominator)
+    text = f"{percent.quantize(Decimal('0.01')):f}".rstrip("0").rstrip(".")
+    return f"{text}%"
 
 
 def _esc(text) -> str:
@@ -37,7 +62,8 @@ def line_chart(dates, series, target: Fraction | None = None, width=760, height=
             f'<svg class="chart" viewBox="0 0 {width} 60" role="img" aria-label="{_esc(title)}">'
             f'<text x="10" y="35" fill="#6b7280">暂无数据</text></svg>'
         )
-    top_value = max(values) * Fraction(11, 10) or Fraction(1, 100)
+    step_value = nice_step(max(values) or Fraction(1, 100))
+    top_value = step_value * TICKS
     n = len(dates)
 
     def x(i):
@@ -52,11 +78,11 @@ def line_chart(dates, series, target: Fraction | None = None, width=760, height=
     ]
     if title:
         parts.append(f'<text x="{left}" y="16" font-size="13" font-weight="bold" fill="#1f2328">{_esc(title)}</text>')
-    for k in range(5):
-        v = top_value * k / 4
+    for k in range(TICKS + 1):
+        v = step_value * k
         yy = y(v)
         parts.append(f'<line x1="{left}" y1="{yy:.1f}" x2="{left + plot_w}" y2="{yy:.1f}" stroke="#e5e7eb"/>')
-        label = format_rate(v.numerator, v.denominator) if v else "0%"
+        label = _tick_label(v)
         parts.append(f'<text x="{left - 6}" y="{yy + 4:.1f}" text-anchor="end" fill="#6b7280">{label}</text>')
     step = max(1, n // 8)
     for i, day in enumerate(dates):
@@ -80,7 +106,8 @@ def line_chart(dates, series, target: Fraction | None = None, width=760, height=
         if not points:
             continue
         path = " ".join(f"{px:.1f},{py:.1f}" for px, py in points)
-        parts.append(f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="2"/>')
+        dash = ' stroke-dasharray="7 3"' if idx >= DASHED_FROM else ""
+        parts.append(f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="2"{dash}/>')
         for px, py in points:
             parts.append(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="2.5" fill="{color}"/>')
         last = [v for v in s["values"] if v is not None][-1]

@@ -140,7 +140,8 @@ class DeltaColumn(tables.Column):
 
     def __init__(self, **kwargs):
         kwargs.setdefault("attrs", {"td": {"class": "num"}})
-        super().__init__(verbose_name="较上期", accessor="delta", orderable=False, default=m.DASH, **kwargs)
+        # Sorted on the number itself (delta_value), not on its text; "—" last either way (NoneLastListData).
+        super().__init__(verbose_name="较上期", accessor="delta", order_by=("delta_value",), default=m.DASH, **kwargs)
 
     def export_value(self, record):
         return record.get("delta_value")

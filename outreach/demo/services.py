@@ -104,22 +104,23 @@ def _reports(rng: random.Random) -> list[RegistrationReport]:
 
 
 def _ensure_logins(county, town, grid, member) -> list[DemoLogin]:
+    # Each login is a person: lists and the phone pages show "张立军", not "demo_grid".
     specs = [
-        ("demo_city", Role.CITY, "运城市", {}),
-        ("demo_county", Role.COUNTY, county.name, {"county": county}),
-        ("demo_town", Role.TOWN, f"{county.name}{town.name}", {"county": county, "town": town}),
-        ("demo_grid", Role.GRID, f"{grid.village.name}{grid.name}", {"county": county, "town": town}),
-        ("demo_member", Role.MEMBER, f"党员{member.name}的包联户", {"county": county, "town": town}),
+        ("demo_city", Role.CITY, "运城市", "刘建华", {}),
+        ("demo_county", Role.COUNTY, county.name, "王晓东", {"county": county}),
+        ("demo_town", Role.TOWN, f"{county.name}{town.name}", "陈丽", {"county": county, "town": town}),
+        ("demo_grid", Role.GRID, f"{grid.village.name}{grid.name}", "张立军", {"county": county, "town": town}),
+        ("demo_member", Role.MEMBER, f"党员{member.name}的包联户", member.name, {"county": county, "town": town}),
     ]
     logins = []
-    for username, role, scope, area in specs:
+    for username, role, scope, person, area in specs:
         user, _ = User.objects.get_or_create(username=username)
         user.role = role
         user.is_staff = True
         user.is_superuser = False
         user.county = area.get("county")
         user.town = area.get("town")
-        user.last_name = scope
+        user.last_name, user.first_name = person, ""
         user.set_password(DEMO_PASSWORD)
         user.save()
         if role == Role.GRID:

@@ -2,6 +2,7 @@ import re
 
 from django import forms
 from django.contrib import admin
+from django.utils.html import format_html
 
 from outreach.accounts.admin_base import (
     CountyFilter,
@@ -81,11 +82,14 @@ class HouseholdAdminForm(forms.ModelForm):
         return cleaned
 
 
+ADDRESS_SHOWN = 24
+
+
 @admin.register(Household)
 class HouseholdAdmin(OutreachHistoryAdmin):
     phone_fields = ("phone",)
     form = HouseholdAdminForm
-    list_display = ["head_name", "phone", "address", "size", "village", "town", "county", "grid"]
+    list_display = ["head_name", "phone", "short_address", "size", "village", "town", "county", "grid"]
     list_select_related = ["village", "town", "county", "grid__village"]
     list_filter = [CountyFilter, TownFilter, "elderly_alone", "left_behind", "student_family", "no_smartphone"]
     # Each search goes to the one column it looks like (see get_search_results): OR-ing a %LIKE% on the
@@ -96,6 +100,15 @@ class HouseholdAdmin(OutreachHistoryAdmin):
     )
     autocomplete_fields = ["village", "grid"]
     readonly_fields = ["county", "town", "created_at", "updated_at"]
+
+    @admin.display(description="家庭住址", ordering="address")
+    def short_address(self, obj):
+        # One line per household in the list: a long address is cut, the whole of it on hover.
+        address = obj.address or ""
+        if len(address) <= ADDRESS_SHOWN:
+            return address
+        return format_html('<span title="{}">{}…</span>', address, address[: ADDRESS_SHOWN - 1])
+
     fieldsets = [
         (None, {"fields": ["head_name", "phone", "address", "size", "note"]}),
         ("所在地", {"fields": ["village", "grid", "town", "county"]}),
