@@ -595,3 +595,11 @@ def test_the_trend_chart_gives_every_county_its_own_colour_and_round_ticks():
     assert len(strokes) == 13 and len(set(strokes)) == 13
     ticks = re.findall(r'text-anchor="end" fill="#6b7280">([^<]+)<', svg)
     assert ticks == ["0%", "5%", "10%", "15%", "20%"]
+
+
+def test_a_member_is_told_the_village_chase_list_is_not_theirs_rather_than_shown_zero(places, users, client):
+    client.force_login(users.member)
+    page = client.get("/dashboard/chase/villages/").content.decode()
+    assert "不代表各村都已达标" in page and "没有未达目标的村" not in page
+    client.force_login(users.town)
+    assert "不代表各村都已达标" not in client.get("/dashboard/chase/villages/").content.decode()

@@ -303,11 +303,14 @@ def chase_villages(request):
     choice = _user_campaign(request, as_of)
     campaign = choice.campaign
     rows, total = queries.villages_below_target(request.user, campaign, as_of, limit=VILLAGES_SHOWN)
+    # A member reaches no village: an empty list would read "every village is on target".
+    reaches_villages = scope_queryset(request.user, Village.objects.all()).exists()
     return render(
         request,
         "dashboards/chase_villages.html",
         {
             "title": "督办清单：入户率未达目标的村",
+            "reaches_villages": reaches_villages,
             "rows": rows,
             "total": total,
             "shown": VILLAGES_SHOWN,
