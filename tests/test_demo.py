@@ -57,12 +57,11 @@ def test_a_newcomers_visit_today_shows_in_the_ranking_they_open(places, client, 
     """The demo's story: 2021's drive is history; a drive runs now, so a visit recorded today counts in the
     rankings that open by default (today's date, the running campaign)."""
     import json
-    import uuid
 
     from django.utils import timezone
 
     from outreach.demo.services import CURRENT_NAME
-    from outreach.visits.models import FraudType
+    from tests.test_mobile import payload
 
     settings.DASHBOARD_REFRESH_GRACE_SECONDS = 0
     call_command("seed_demo", verbosity=0)
@@ -88,19 +87,7 @@ def test_a_newcomers_visit_today_shows_in_the_ranking_they_open(places, client, 
 
     as_of, before = visited_in_town()
     assert as_of == timezone.localdate()
-    body = {
-        "client_id": str(uuid.uuid4()),
-        "household": household.pk,
-        "visited_at": timezone.now().isoformat(),
-        "entered": True,
-        "met_person": True,
-        "explained": True,
-        "signed": True,
-        "signature": "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk"
-        "+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==",
-        "fraud_types": [FraudType.objects.filter(is_active=True).first().pk],
-        "notes": "新来的同志第一次入户",
-    }
+    body = payload(household, notes="新来的同志第一次入户")
     response = client.post("/m/api/visits/", data=json.dumps(body), content_type="application/json")
     assert response.status_code == 201
     assert Visit.objects.get(client_id=body["client_id"]).campaign == current

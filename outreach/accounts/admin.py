@@ -1,13 +1,19 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from import_export.admin import ImportExportMixin
 from import_export.forms import ImportForm
 
 from outreach.accounts import admin_places  # noqa: F401 - registers the admin of places
-from outreach.accounts.admin_base import CountyFilter, ProtectedImportExportMixin, ScopedAdminMixin, TownFilter
+from outreach.accounts.admin_base import (
+    CountyFilter,
+    ProtectedImportExportMixin,
+    ScopedAdminMixin,
+    TownFilter,
+    checking_many_to_many,
+)
 from outreach.accounts.models import AccessLog, Role, User, roles_below
 from outreach.accounts.resources import UserResource, seal_passwords
 from outreach.accounts.scoping import manageable_users
@@ -116,17 +122,7 @@ class UserAdmin(ScopedAdminMixin, ProtectedImportExportMixin, ImportExportMixin,
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
 
-        class GridsFitForm(form):
-            def _post_clean(self):
-                super()._post_clean()
-                if "grids" in self.fields and "grids" in self.cleaned_data:
-                    try:
-                        self.instance.clean_grids(self.cleaned_data["grids"])
-                    except ValidationError as exc:
-                        self._update_errors(exc)
-
-        GridsFitForm.__name__ = form.__name__
-        return GridsFitForm
+        return checking_many_to_many(form, "grids", "clean_grids")
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)

@@ -17,7 +17,7 @@ import io
 import tablib
 from django.contrib import admin
 from django.contrib.admin.utils import NotRelationField, get_fields_from_path, quote, unquote
-from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist, PermissionDenied
+from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.http import Http404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -163,6 +163,27 @@ class MaskedReadOnlyMixin:
     @admin.display(description="电话（已打码）")
     def masked_phone(self, obj):
         return mask_phone(obj.phone) if obj is not None else ""
+
+
+def checking_many_to_many(form_class, field: str, check: str):
+    """``form_class`` that, after the model's own validation, passes the chosen ``field`` objects (a
+    many-to-many the model's ``clean`` cannot see) to ``instance.<check>()`` and shows its errors on the form.
+
+    Used where a many-to-many must fit the record: a grid worker's grids, a zone's towns. The models also
+    refuse on every ``m2m_changed``; this turns that refusal into a form error instead of a failed save.
+    """
+
+    class CheckedForm(form_class):
+        def _post_clean(self):
+            super()._post_clean()
+            if field in self.fields and field in self.cleaned_data:
+                try:
+                    getattr(self.instance, check)(self.cleaned_data[field])
+                except ValidationError as exc:
+                    self._update_errors(exc)
+
+    CheckedForm.__name__ = form_class.__name__
+    return CheckedForm
 
 
 def _touches_phone(lookup: str) -> bool:

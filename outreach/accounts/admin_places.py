@@ -5,9 +5,8 @@ the places are also what every user's area is made of (the user admin autocomple
 """
 
 from django.contrib import admin
-from django.core.exceptions import ValidationError
 
-from outreach.accounts.admin_base import CountyFilter, OutreachModelAdmin, TownFilter
+from outreach.accounts.admin_base import CountyFilter, OutreachModelAdmin, TownFilter, checking_many_to_many
 from outreach.places.models import County, GridArea, Town, Village, Zone
 
 
@@ -76,17 +75,7 @@ class ZoneAdmin(OutreachModelAdmin):
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
 
-        class ZoneForm(form):
-            def _post_clean(self):
-                super()._post_clean()
-                if "towns" in self.cleaned_data and self.instance.county_id:
-                    try:
-                        self.instance.clean_towns(self.cleaned_data["towns"])
-                    except ValidationError as exc:
-                        self._update_errors(exc)
-
-        ZoneForm.__name__ = form.__name__
-        return ZoneForm
+        return checking_many_to_many(form, "towns", "clean_towns")
 
     @admin.display(description="包含乡镇")
     def town_names(self, obj):

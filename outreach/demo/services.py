@@ -221,16 +221,7 @@ def _current_campaign(history: Campaign) -> tuple[Campaign, bool]:
         visit.is_qualified = visit.qualifies(len(scripts))
         visits.append(visit)
         explained.append(scripts)
-    Visit.objects.bulk_create(visits, batch_size=500)
-    Through = Visit.fraud_types.through
-    Through.objects.bulk_create(
-        [
-            Through(visit_id=v.pk, fraudtype_id=f.pk)
-            for v, scripts in zip(visits, explained, strict=True)
-            for f in scripts
-        ],
-        batch_size=1000,
-    )
+    _store_visits(visits, explained)
     # The App figures each week of the drive, the last one today (the morning's bulletin): grown from 2021's.
     days = [today - dt.timedelta(weeks=w) for w in range(CURRENT_WEEKS_BEHIND - 1, -1, -1)]
     last_2021 = {r.county_id: r for r in RegistrationReport.objects.filter(as_of=REPORT_DATES[-1], town=None)}
@@ -377,6 +368,12 @@ def _build_people_and_visits(rng: random.Random, campaign: Campaign) -> set[int]
             visit.is_qualified = visit.qualifies(len(scripts))
             visits.append(visit)
             explained.append(scripts)
+    _store_visits(visits, explained)
+    return {village.pk for village in villages}
+
+
+def _store_visits(visits: list[Visit], explained: list[list[FraudType]]) -> None:
+    """Bulk-insert the demo's visits and the scripts explained at each (no signals: the caller marks villages)."""
     Visit.objects.bulk_create(visits, batch_size=500)
     Through = Visit.fraud_types.through
     Through.objects.bulk_create(
@@ -387,4 +384,3 @@ def _build_people_and_visits(rng: random.Random, campaign: Campaign) -> set[int]
         ],
         batch_size=1000,
     )
-    return {village.pk for village in villages}

@@ -135,6 +135,8 @@ class Zone(models.Model):
 
     def clean_towns(self, towns) -> None:
         """A zone groups towns of its own county only (a 片区 user would otherwise reach another county)."""
+        if not self.county_id:
+            return  # the form's own "county is required" says what is missing
         outside = [town for town in towns if town.county_id != self.county_id]
         if outside:
             names = "、".join(town.name for town in outside)
