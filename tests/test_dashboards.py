@@ -606,3 +606,29 @@ def test_it_offers_each_role_only_the_bulletins_it_may_issue(places, users, clie
     client.force_login(users.city)
     text = client.get("/dashboard/bulletins/").content.decode()
     assert "全市各县（市、区）</option>" in text and "稷山县各乡镇（街道）" in text
+
+
+def test_it_puts_the_same_households_first_on_the_phone_and_in_the_chase_list(places, users, client):
+    from outreach.mobile.queries import my_households
+    from outreach.people.models import VULNERABLE_FIELDS, Household, vulnerable_q
+
+    campaign = make_campaign()
+    plain = make_household(places.zhouzhuang, grid=places.zhouzhuang_grid, head_name="甲")
+    tagged = {
+        name: make_household(places.zhouzhuang, grid=places.zhouzhuang_grid, head_name=f"乙{i}", **{name: True})
+        for i, name in enumerate(VULNERABLE_FIELDS)
+    }
+    both = make_household(
+        places.zhouzhuang, grid=places.zhouzhuang_grid, head_name="丙", elderly_alone=True, no_smartphone=True
+    )
+    vulnerable = {h.pk for h in tagged.values()} | {both.pk}
+    assert set(Household.objects.filter(vulnerable_q()).values_list("pk", flat=True)) == vulnerable
+    chase = [h.pk for h in households_never_visited(users.grid, campaign)]
+    phone = [r["id"] for r in my_households(users.grid, campaign)["rows"]]
+    for listed in (chase, phone):
+        assert set(listed[:5]) == vulnerable and listed[5] == plain.pk
+    # The tags read the fields' own labels, the same on both pages.
+    rows = {r["id"]: r for r in my_households(users.grid, campaign)["rows"]}
+    assert rows[both.pk]["tags"] == ["独居老人", "无智能手机"] and rows[plain.pk]["tags"] == []
+    client.force_login(users.grid)
+    assert "独居老人、无智能手机" in client.get("/dashboard/chase/households/").content.decode()
