@@ -28,30 +28,34 @@ def refresh_summaries() -> int:
 
 
 def refresh_on_commit() -> None:
-    """Queue a refresh when the current transaction commits (at once outside a transaction)."""
+    """Queue a refresh when the current transaction commits (at once outside a transaction).
+
+    Every mark of a transaction registers this; on commit the first callback queues (or, inline, runs) the
+    job and the others stop at a query. (Registering once per transaction would need Django's private
+    ``run_on_commit`` list, and ``captureOnCommitCallbacks`` in tests runs only part of it.)"""
     transaction.on_commit(enqueue_refresh)
 
 
 def enqueue_refresh() -> bool:
     """Queue ``refresh_summaries`` if villages are marked and no job is waiting to start; whether one was queued.
 
-    A transaction that marked many rows runs this once per mark on commit: the first queues the job (or, with
-    the ImmediateBackend, runs it and takes every mark), the others find the job waiting (or no marks left)
-    and stop after one query. A job already running does not count: it may have read the marks before this
-    commit. Checking and queueing hold a transaction-scoped lock on PostgreSQL, so two commits never both
-    queue one.
+    A job waiting now will read the marks after this commit, so in a burst each later commit costs one query.
+    A job already running does not count: it may have read the marks before this commit. When none is
+    waiting, the marks are looked at (an earlier callback of this commit may have taken them all, as the
+    ImmediateBackend does), then the check is repeated and the job queued under a transaction-scoped lock on
+    PostgreSQL, so two commits never both queue one.
     """
-    # The marks were just written on the primary: never ask a lagging replica whether they exist.
-    if not PendingVillage.objects.using(DEFAULT_DB_ALIAS).exists():
+    # Asked of the primary, which was just written: a lagging replica could answer with older rows.
+    waiting = DBTaskResult.objects.using(DEFAULT_DB_ALIAS).filter(
+        task_path=refresh_summaries.module_path, status=TaskResultStatus.READY
+    )
+    if waiting.exists() or not PendingVillage.objects.using(DEFAULT_DB_ALIAS).exists():
         return False
     with transaction.atomic(using=DEFAULT_DB_ALIAS):
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_ENQUEUE_LOCK_KEY])
-        waiting = DBTaskResult.objects.filter(
-            task_path=refresh_summaries.module_path, status=TaskResultStatus.READY
-        ).exists()
-        if waiting:
+        if waiting.exists():
             return False
         refresh_summaries.enqueue()
     return True
