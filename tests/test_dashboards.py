@@ -284,6 +284,18 @@ def test_it_refreshes_before_reading_when_a_mark_outlives_the_grace(field_world,
     assert row["visited"] == 3
 
 
+def test_it_issues_a_bulletin_from_every_mark_whatever_the_grace(field_world, places, users, settings):
+    settings.DASHBOARD_REFRESH_GRACE_SECONDS = 30
+    good_visit(field_world["households"][3], field_world["members"][1], 7)  # a fresh mark
+    bulletin = issue_bulletin(
+        as_of=AUG13, metric="visit_rate", user=users.county, level="town", parent_county=places.xinjiang
+    )
+    # Frozen for good, so the visit recorded before signing is in it (周庄村 4 + 王庄村 1 households).
+    line = bulletin.lines.get(name="龙兴镇")
+    assert (line.figures["visited"], line.figures["households"]) == (3, 5)
+    assert not PendingVillage.objects.exists()
+
+
 def test_it_requalifies_visits_when_the_campaign_rule_changes(field_world, places, django_capture_on_commit_callbacks):
     campaign = field_world["campaign"]
     with django_capture_on_commit_callbacks(execute=True):
