@@ -88,8 +88,7 @@ bench-deps:
 
 ## make serve: production start — migrations, static files, the background worker and gunicorn, logs to stdout.
 ## Needs SECRET_KEY, DATABASE_URL, ALLOWED_HOSTS (and CSRF_TRUSTED_ORIGINS) in the environment.
-SUMMARY_WATCH_SECONDS ?= 5
-
+## The one worker runs every background job: imports, exports and the summary refresh the rankings read.
 serve: setup
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput -v0
@@ -97,15 +96,12 @@ serve: setup
 	@worker=""; \
 	if $(PY) manage.py help db_worker >/dev/null 2>&1; then \
 		$(PY) manage.py db_worker & worker=$$!; \
-		echo "后台任务进程已启动（pid $$worker）"; \
+		echo "后台任务进程已启动（pid $$worker）：导入导出、汇总表刷新"; \
 	else \
-		echo "没有 db_worker 命令：导入导出的后台任务不会执行"; \
+		echo "没有 db_worker 命令：导入导出和汇总表刷新的后台任务不会执行（排名页面在宽限期后自己刷新）"; \
 	fi; \
-	$(PY) manage.py refresh_summaries --watch $(SUMMARY_WATCH_SECONDS) & summaries=$$!; \
-	echo "汇总表刷新进程已启动（pid $$summaries，每 $(SUMMARY_WATCH_SECONDS) 秒）"; \
 	$(VENV)/bin/gunicorn outreach.wsgi -c python:outreach.gunicorn_conf & web=$$!; \
-	trap 'kill -TERM $$web $$worker $$summaries 2>/dev/null' INT TERM; \
+	trap 'kill -TERM $$web $$worker 2>/dev/null' INT TERM; \
 	wait $$web; status=$$?; \
-	kill -TERM $$summaries 2>/dev/null; \
 	if [ -n "$$worker" ]; then kill -TERM $$worker 2>/dev/null; fi; \
 	wait; exit $$status

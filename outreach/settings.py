@@ -191,9 +191,10 @@ AUTHENTICATION_BACKENDS = [
 # --- Dashboards (issue 7): rankings, 通报 ---------------------------------------------------------------
 # A unit among the last three of this many consecutive 通报 of one series is flagged for 约谈/督办.
 DASHBOARD_BOTTOM_STREAK = envint("DASHBOARD_BOTTOM_STREAK", 5)
-# A ranking read rebuilds villages marked stale only once their mark is this old: in production
-# `refresh_summaries --watch` (started by `make serve`) refreshes them within seconds, so pages never pay for
-# it; if the watcher is not running, a page pays after this many seconds. 0 (development, tests): at once.
+# A page that reads summaries rebuilds villages marked stale only once their mark is this old: in production
+# the refresh job queued on commit (run by `db_worker`, like imports) refreshes them within seconds, so pages
+# never pay for it; if the worker is behind or down, a page pays after this many seconds. 0 (development,
+# tests): at once.
 DASHBOARD_REFRESH_GRACE_SECONDS = envint("DASHBOARD_REFRESH_GRACE_SECONDS", 0 if DEBUG else 30)
 
 # --- Roles, scopes and personal-data protection (issue 3) ---------------------------------------------

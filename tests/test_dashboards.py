@@ -14,8 +14,15 @@ from openpyxl import load_workbook
 
 from outreach.accounts.models import AccessLog
 from outreach.dashboards.models import Bulletin, BulletinLine, PendingVillage, VillageDaySummary
-from outreach.dashboards.queries import households_never_visited, members_without_visit, ranking
+from outreach.dashboards.queries import (
+    households_never_visited,
+    members_without_visit,
+    progress_trend,
+    ranking,
+    villages_below_target,
+)
 from outreach.dashboards.services import issue_bulletin, rebuild_summaries, refresh_pending
+from outreach.dashboards.tasks import refresh_summaries
 from outreach.lib import metrics as m
 from outreach.places.models import County
 from outreach.registrations.models import RegistrationReport
@@ -25,6 +32,7 @@ from tests.factories import make_assignment, make_campaign, make_household, make
 pytestmark = pytest.mark.django_db
 
 AUG13 = dt.date(2021, 8, 13)
+WRITES = {"INSERT", "UPDATE", "DELETE", "REPLACE", "COPY"}
 
 
 def at(day: int, hour: int = 10):
@@ -204,35 +212,87 @@ def test_it_follows_new_visits_through_the_signal(field_world, places, django_ca
     h4 = field_world["households"][3]
     with django_capture_on_commit_callbacks(execute=True):
         good_visit(h4, field_world["members"][1], 7)
-    assert PendingVillage.objects.filter(village=places.zhouzhuang).exists()
+    # On commit the refresh job ran (inline: tests use the ImmediateBackend) and took the mark.
+    assert not PendingVillage.objects.exists()
     row = row_of(ranking("village", places.longxing, as_of=AUG13, metric="visit_rate"), "周庄村")
     assert (row["visited"], row["value"]) == (3, "75.00%")
-    assert not PendingVillage.objects.exists()
     early = row_of(ranking("village", places.longxing, as_of=dt.date(2021, 8, 6), metric="visit_rate"), "周庄村")
     assert early["visited"] == 2  # the new visit counts from 8月7日 on
 
 
-def test_it_leaves_fresh_marks_to_the_watcher_within_the_grace(field_world, places, settings):
+def test_it_reads_rankings_without_writing(field_world, places, users):
+    good_visit(field_world["households"][3], field_world["members"][1], 7)  # marks 周庄村, commits nothing
+    campaign = field_world["campaign"]
+    with CaptureQueriesContext(connection) as captured:
+        for level, parent in (
+            ("county", None),
+            ("town", places.xinjiang),
+            ("zone", places.xinjiang),
+            ("organization", places.xinjiang),
+            ("village", places.longxing),
+            ("grid", places.zhouzhuang),
+        ):
+            ranking(level, parent, as_of=AUG13)
+        villages_below_target(users.county, campaign, AUG13)
+        progress_trend(campaign, AUG13)
+        list(members_without_visit(users.county, days=7, as_of=AUG13))
+        list(households_never_visited(users.county, campaign))
+    writes = [q["sql"] for q in captured.captured_queries if q["sql"].lstrip().split()[0].upper() in WRITES]
+    assert writes == []
+    assert PendingVillage.objects.filter(village=places.zhouzhuang).exists()
+    # Read as they are: the new visit is not in the rows until someone refreshes.
+    assert row_of(ranking("village", places.longxing, as_of=AUG13, metric="visit_rate"), "周庄村")["visited"] == 2
+
+
+def test_it_leaves_fresh_marks_to_the_job_within_the_grace(field_world, places, users, client, settings):
     settings.DASHBOARD_REFRESH_GRACE_SECONDS = 30
     good_visit(field_world["households"][3], field_world["members"][1], 7)
-    # A fresh mark: the page reads the rows as they are and leaves the refresh to the watcher.
-    row = row_of(ranking("village", places.longxing, as_of=AUG13, metric="visit_rate"), "周庄村")
-    assert row["visited"] == 2
+    # A fresh mark: the page reads the rows as they are and leaves the refresh to the queued job.
+    client.force_login(users.county)
+    assert client.get(f"/dashboard/rank/village/{places.longxing.pk}/").status_code == 200
     assert PendingVillage.objects.filter(village=places.zhouzhuang).exists()
-    # The watcher (refresh_summaries --watch) picks it up.
-    call_command("refresh_summaries", watch=0.01, loops=1, verbosity=0)
+    assert row_of(ranking("village", places.longxing, as_of=AUG13, metric="visit_rate"), "周庄村")["visited"] == 2
+    # The job db_worker runs picks it up.
+    assert refresh_summaries.call() == 1
+    assert not PendingVillage.objects.exists()
+    assert row_of(ranking("village", places.longxing, as_of=AUG13, metric="visit_rate"), "周庄村")["visited"] == 3
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/dashboard/rank/village/{town}/",
+        "/dashboard/rank/village/{town}/?export=xlsx",
+        "/dashboard/chase/villages/?date=2021-08-13",
+        "/dashboard/trends/",
+        "leaderboard",
+    ],
+)
+def test_it_refreshes_before_reading_when_a_mark_outlives_the_grace(field_world, places, users, client, settings, url):
+    settings.DASHBOARD_REFRESH_GRACE_SECONDS = 30
+    good_visit(field_world["households"][3], field_world["members"][1], 7)
+    # The worker is behind or down: once the mark is older than the grace the page's one freshness call
+    # refreshes before the page reads.
+    PendingVillage.objects.update(marked_at=timezone.now() - dt.timedelta(seconds=31))
+    if url == "leaderboard":
+        call_command("leaderboard", "--level", "village", "--parent", places.longxing.code, stdout=io.StringIO())
+    else:
+        client.force_login(users.county)
+        assert client.get(url.format(town=places.longxing.pk)).status_code == 200
     assert not PendingVillage.objects.exists()
     row = row_of(ranking("village", places.longxing, as_of=AUG13, metric="visit_rate"), "周庄村")
     assert row["visited"] == 3
 
 
-def test_it_refreshes_on_read_when_a_mark_outlives_the_grace(field_world, places, settings):
+def test_it_issues_a_bulletin_from_every_mark_whatever_the_grace(field_world, places, users, settings):
     settings.DASHBOARD_REFRESH_GRACE_SECONDS = 30
-    good_visit(field_world["households"][3], field_world["members"][1], 7)
-    # No watcher ran: once the mark is older than the grace the page itself refreshes.
-    PendingVillage.objects.update(marked_at=timezone.now() - dt.timedelta(seconds=31))
-    row = row_of(ranking("village", places.longxing, as_of=AUG13, metric="visit_rate"), "周庄村")
-    assert row["visited"] == 3
+    good_visit(field_world["households"][3], field_world["members"][1], 7)  # a fresh mark
+    bulletin = issue_bulletin(
+        as_of=AUG13, metric="visit_rate", user=users.county, level="town", parent_county=places.xinjiang
+    )
+    # Frozen for good, so the visit recorded before signing is in it (周庄村 4 + 王庄村 1 households).
+    line = bulletin.lines.get(name="龙兴镇")
+    assert (line.figures["visited"], line.figures["households"]) == (3, 5)
     assert not PendingVillage.objects.exists()
 
 
@@ -603,3 +663,29 @@ def test_a_member_is_told_the_village_chase_list_is_not_theirs_rather_than_shown
     assert "不代表各村都已达标" in page and "没有未达目标的村" not in page
     client.force_login(users.town)
     assert "不代表各村都已达标" not in client.get("/dashboard/chase/villages/").content.decode()
+
+
+def test_it_puts_the_same_households_first_on_the_phone_and_in_the_chase_list(places, users, client):
+    from outreach.mobile.queries import my_households
+    from outreach.people.models import VULNERABLE_FIELDS, Household, vulnerable_q
+
+    campaign = make_campaign()
+    plain = make_household(places.zhouzhuang, grid=places.zhouzhuang_grid, head_name="甲")
+    tagged = {
+        name: make_household(places.zhouzhuang, grid=places.zhouzhuang_grid, head_name=f"乙{i}", **{name: True})
+        for i, name in enumerate(VULNERABLE_FIELDS)
+    }
+    both = make_household(
+        places.zhouzhuang, grid=places.zhouzhuang_grid, head_name="丙", elderly_alone=True, no_smartphone=True
+    )
+    vulnerable = {h.pk for h in tagged.values()} | {both.pk}
+    assert set(Household.objects.filter(vulnerable_q()).values_list("pk", flat=True)) == vulnerable
+    chase = [h.pk for h in households_never_visited(users.grid, campaign)]
+    phone = [r["id"] for r in my_households(users.grid, campaign)["rows"]]
+    for listed in (chase, phone):
+        assert set(listed[:5]) == vulnerable and listed[5] == plain.pk
+    # The tags read the fields' own labels, the same on both pages.
+    rows = {r["id"]: r for r in my_households(users.grid, campaign)["rows"]}
+    assert rows[both.pk]["tags"] == ["独居老人", "无智能手机"] and rows[plain.pk]["tags"] == []
+    client.force_login(users.grid)
+    assert "独居老人、无智能手机" in client.get("/dashboard/chase/households/").content.decode()

@@ -4,26 +4,24 @@ Every ranking costs a fixed number of queries whatever the number of rows: offic
 small RegistrationReport table, field figures from the per-day summary rows (``models``), grids of one village
 from that village's own households and visits. Scoping of who may open which ranking is the views' job
 (``get_in_scope_or_404`` on the parent place); lists of people go through ``scope_queryset`` here.
+
+Reads never write: nothing here refreshes a summary. A caller that wants fresh rows calls
+``services.ensure_fresh_summaries()`` once before reading (the views, ``leaderboard``, issuing a 通报).
 """
 
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.conf import settings
 from django.db.models import (
-    Case,
     Count,
     Exists,
     F,
-    IntegerField,
     Max,
     OuterRef,
     Q,
     Subquery,
     Sum,
-    Value,
-    When,
 )
 from django.utils import timezone
 
@@ -31,7 +29,6 @@ from outreach.accounts.scoping import scope_queryset
 from outreach.campaigns.models import Assignment, Campaign
 from outreach.campaigns.rules import CampaignChoice, page_campaign
 from outreach.dashboards.models import OrganizationDaySummary, VillageDaySummary
-from outreach.dashboards.services import refresh_pending
 from outreach.lib import metrics as m
 from outreach.people.models import Household, PartyMember, PartyOrganization
 from outreach.places.models import County, GridArea, Town, Village, Zone
@@ -363,7 +360,6 @@ def ranking(level: str, parent=None, as_of: dt.date | None = None, metric: str |
     """
     if level not in LEVELS:
         raise KeyError(f"没有这个层级：{level}")
-    refresh_pending(settings.DASHBOARD_REFRESH_GRACE_SECONDS)
     as_of = as_of or default_as_of()
     metric_obj = m.get_metric(metric or m.DEFAULT_METRIC_BY_LEVEL[level])
     choice = page_campaign(scope_county(parent), as_of, requested=getattr(campaign, "pk", campaign))
@@ -458,19 +454,17 @@ def households_never_visited(user, campaign: Campaign | None):
     visits = Visit.objects.filter(household=OuterRef("pk"))
     if campaign is not None:
         visits = visits.filter(campaign=campaign)
-    vulnerable = Q(elderly_alone=True) | Q(left_behind=True) | Q(student_family=True) | Q(no_smartphone=True)
     return (
         qs.filter(~Exists(visits))
-        .annotate(priority=Case(When(vulnerable, then=Value(0)), default=Value(1), output_field=IntegerField()))
+        .with_vulnerable_first()
         .select_related("village", "town", "grid")
-        .order_by("priority", "village_id", "pk")
+        .order_by("vulnerable_first", "village_id", "pk")
     )
 
 
 def villages_below_target(user, campaign: Campaign | None, as_of: dt.date, limit: int = 300) -> tuple[list[dict], int]:
     """Villages in ``user``'s scope whose 入户率 on ``as_of`` is below the campaign target, lowest first
     (at most ``limit`` of them), and how many there are in all."""
-    refresh_pending(settings.DASHBOARD_REFRESH_GRACE_SECONDS)
     day = _summary_day(campaign, as_of)
     if day is None:
         return [], 0

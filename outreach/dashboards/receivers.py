@@ -5,6 +5,7 @@ from django.dispatch import receiver
 
 from outreach.campaigns.models import Campaign
 from outreach.dashboards.services import mark_villages_stale
+from outreach.dashboards.tasks import refresh_on_commit
 from outreach.lib.signals import field_data_changed
 
 RULE_FIELDS = ("require_entered", "require_met_person", "require_explained", "require_signed")
@@ -12,8 +13,10 @@ RULE_FIELDS = ("require_entered", "require_met_person", "require_explained", "re
 
 @receiver(field_data_changed, dispatch_uid="dashboards_field_data_changed")
 def on_field_data_changed(sender, village_ids=(), **kwargs):
-    # Only a mark: the rebuild runs before the next ranking is read, so a visit POST stays cheap.
-    mark_villages_stale(village_ids)
+    # Only a mark inside the writer's transaction (one INSERT, so a visit POST stays cheap); the rebuild is
+    # one queued job, enqueued on commit unless one is already waiting.
+    if mark_villages_stale(village_ids):
+        refresh_on_commit()
 
 
 @receiver(pre_save, sender=Campaign, dispatch_uid="dashboards_campaign_rule_before")

@@ -1,23 +1,32 @@
 """Writes of the dashboards area: the summary rows the rankings read, and issuing a 通报.
 
 Summary rows are derived data. ``field_data_changed`` marks villages stale (one cheap INSERT, so a visit POST
-stays fast); ``refresh_pending`` rebuilds the stale villages (and the party organizations whose members or
-households touch them) in a fixed number of queries. In production ``refresh_summaries --watch`` runs it every
-few seconds; every ranking read also calls it for marks older than ``DASHBOARD_REFRESH_GRACE_SECONDS``, so
-figures are never staler than that even when the watcher is down. ``rebuild_summaries``
-rebuilds everything, e.g. after a bulk load (``python manage.py refresh_summaries --all``).
+stays fast) and, on commit, queues one ``tasks.refresh_summaries`` job for ``db_worker``; ``refresh_pending``
+rebuilds the stale villages (and the party organizations whose members or households touch them) in a fixed
+number of queries. Queries never refresh: a page that reads summaries first calls ``ensure_fresh_summaries``,
+which rebuilds only marks older than ``DASHBOARD_REFRESH_GRACE_SECONDS`` (the worker is behind or down), so
+figures are never staler than that. ``rebuild_summaries`` rebuilds everything, e.g. after a bulk load
+(``python manage.py refresh_summaries --all``).
 """
 
 import datetime as dt
 from collections import defaultdict
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, Max, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from outreach.campaigns.models import Assignment, Campaign
-from outreach.dashboards.models import OrganizationDaySummary, PendingVillage, VillageDaySummary
+from outreach.dashboards.models import (
+    Bulletin,
+    BulletinLine,
+    OrganizationDaySummary,
+    PendingVillage,
+    VillageDaySummary,
+)
+from outreach.dashboards.queries import ranking
 from outreach.people.models import Household, PartyMember, PartyOrganization
 from outreach.places.models import Village
 from outreach.visits.models import Visit
@@ -42,11 +51,12 @@ def mark_villages_stale(village_ids) -> int:
     return len(ids)
 
 
-def refresh_pending(older_than_seconds: int = 0) -> int:
+def refresh_pending(older_than_seconds: int = 0, wait: bool = False) -> int:
     """Rebuild the summary rows of every village marked stale; return how many villages were refreshed.
 
     With ``older_than_seconds`` nothing is done unless some mark is at least that old (then every stale
-    village is rebuilt): a page read leaves fresh marks to the watcher.
+    village is rebuilt). When another refresh holds the lock, ``wait`` waits for it and then takes the marks
+    left (the worker: a mark it skipped would wait for the next visit); otherwise the rows are read as they are.
     """
     pending = PendingVillage.objects.all()
     if older_than_seconds > 0:
@@ -54,7 +64,7 @@ def refresh_pending(older_than_seconds: int = 0) -> int:
     if not pending.exists():
         return 0
     with transaction.atomic():
-        if not _lock_summaries(wait=False):
+        if not _lock_summaries(wait=wait):
             return 0  # another request is refreshing right now; read the rows as they are
         pending = list(PendingVillage.objects.select_for_update().values_list("village_id", flat=True))
         if not pending:
@@ -62,6 +72,17 @@ def refresh_pending(older_than_seconds: int = 0) -> int:
         PendingVillage.objects.filter(village_id__in=pending).delete()
         _refresh(village_ids=set(pending))
     return len(pending)
+
+
+def ensure_fresh_summaries(grace_seconds: int | None = None, wait: bool = False) -> int:
+    """The one freshness call before summaries are read (ranking, chase and trend pages, ``leaderboard``, a
+    通报): rebuild every stale village once some mark is older than the grace, return how many were rebuilt.
+
+    Within ``DASHBOARD_REFRESH_GRACE_SECONDS`` (``grace_seconds`` overrides it) the queued job is left to do it,
+    so a page read after a visit stays a read; older marks mean the worker is behind or not running.
+    """
+    grace = settings.DASHBOARD_REFRESH_GRACE_SECONDS if grace_seconds is None else grace_seconds
+    return refresh_pending(older_than_seconds=grace, wait=wait)
 
 
 @transaction.atomic
@@ -331,8 +352,6 @@ TOP = 3
 
 
 def bulletin_series(level: str, parent_county):
-    from outreach.dashboards.models import Bulletin
-
     return Bulletin.objects.filter(level=level, parent_county=parent_county)
 
 
@@ -355,10 +374,12 @@ def issue_bulletin(
     was among the last three ranked units; a unit without a figure is not ranked and breaks no streak.
     ``campaign`` (an id or a campaign) overrides the campaign rule's default for the bulletin's place.
     """
-    from outreach.dashboards.models import Bulletin, BulletinLine
-    from outreach.dashboards.queries import ranking
+    from outreach.dashboards.models import Bulletin
     from outreach.lib import metrics as m
 
+    # Frozen for good: every visit recorded before signing counts, whatever the grace (and after a refresh
+    # already running, not beside it).
+    ensure_fresh_summaries(grace_seconds=0, wait=True)
     metric_obj = m.get_metric(metric)
     result = ranking(level, parent_county, as_of, metric_obj.key, campaign=campaign)
     series = bulletin_series(level, parent_county)

@@ -1,4 +1,8 @@
-"""Dashboard pages: thin views over ``queries`` (reads) and ``services`` (issuing a 通报)."""
+"""Dashboard pages: thin views over ``queries`` (reads) and ``services`` (issuing a 通报).
+
+A page that reads the summary rows first makes the one freshness call (``ensure_fresh_summaries``, on the
+primary) and then only reads, from the replica when one is configured.
+"""
 
 import datetime as dt
 
@@ -23,10 +27,11 @@ from outreach.campaigns.models import Campaign
 from outreach.campaigns.rules import CampaignChoice, page_campaign
 from outreach.dashboards import charts, queries
 from outreach.dashboards.models import Bulletin
-from outreach.dashboards.services import issue_bulletin
+from outreach.dashboards.services import ensure_fresh_summaries, issue_bulletin
 from outreach.dashboards.tables import RankingTable, metric_column
 from outreach.lib import metrics as m
 from outreach.lib import xlsx
+from outreach.people.models import vulnerable_labels
 from outreach.places.models import County, GridArea, Town, Village
 
 VILLAGES_SHOWN = 300
@@ -123,6 +128,7 @@ def ranking(request, level: str, parent_pk: int):
 
 
 def _ranking_page(request, level: str, parent):
+    ensure_fresh_summaries()
     as_of = _as_of(request)
     result = queries.ranking(
         level, parent, as_of, _metric_key(request, level), campaign=request.GET.get("campaign") or None
@@ -185,6 +191,7 @@ def trends(request):
         county = get_in_scope_or_404(request.user, County.objects.all(), pk=request.GET["county"])
     choice = page_campaign(county, as_of, requested=request.GET.get("campaign"))
     campaign = choice.campaign
+    ensure_fresh_summaries()
     reg = queries.registration_trend(as_of)
     progress = queries.progress_trend(campaign, as_of, county=county)
     registration_target = m.percent_target(campaign.target_registration_rate) if campaign is not None else None
@@ -270,16 +277,7 @@ def chase_households(request):
             "phone": display_phone(request.user, h.phone),
             "address": h.address,
             "place": f"{h.town.name}{h.village.short_name}{h.grid.name if h.grid else ''}",
-            "tags": "、".join(
-                label
-                for flag, label in (
-                    (h.elderly_alone, "独居老人"),
-                    (h.left_behind, "留守老人/儿童"),
-                    (h.student_family, "学生家庭"),
-                    (h.no_smartphone, "无智能手机"),
-                )
-                if flag
-            ),
+            "tags": "、".join(vulnerable_labels(h)),
         }
         for h in page.object_list
     ]
@@ -299,6 +297,7 @@ def chase_households(request):
 
 @login_required
 def chase_villages(request):
+    ensure_fresh_summaries()
     as_of = _as_of(request)
     choice = _user_campaign(request, as_of)
     campaign = choice.campaign

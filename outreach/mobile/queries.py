@@ -1,25 +1,15 @@
 """Reads of the phone pages and of the review pages, returning plain data for thin views."""
 
-from django.db.models import Case, Count, Exists, OuterRef, Q, Value, When
+from django.db.models import Count, Exists, OuterRef, Q
 
 from outreach.accounts.privacy import display_phone, sees_full_phones
 from outreach.accounts.scoping import scope_queryset
 from outreach.lib import metrics
 from outreach.mobile.models import CallbackCheck
-from outreach.people.models import Household, Resident
+from outreach.people.models import VULNERABLE_FIELDS, Household, Resident, vulnerable_labels
 from outreach.visits.models import Visit
 
 PAGE_SIZE = 20
-VULNERABLE_TAGS = (
-    ("elderly_alone", "独居老人"),
-    ("left_behind", "留守老人/儿童"),
-    ("student_family", "学生家庭"),
-    ("no_smartphone", "无智能手机"),
-)
-
-
-def _tags(row) -> list[str]:
-    return [label for name, label in VULNERABLE_TAGS if row[name]]
 
 
 def _app_badge(has_residents: bool, unregistered: bool, any_registered: bool, visit_registered: bool) -> str:
@@ -49,15 +39,17 @@ def my_households(user, campaign, q: str = "", unvisited: bool = False, page: in
     visits = Visit.objects.filter(household=OuterRef("pk"))
     if campaign is not None:
         visits = visits.filter(campaign=campaign)
-    vulnerable = Q(elderly_alone=True) | Q(left_behind=True) | Q(student_family=True) | Q(no_smartphone=True)
-    households = scope_queryset(user, Household.objects.all()).annotate(
-        visited=Exists(visits),
-        signed=Exists(visits.filter(signed=True)),
-        has_residents=Exists(Resident.objects.filter(household=OuterRef("pk"))),
-        unregistered=Exists(Resident.objects.filter(household=OuterRef("pk"), app_registered=False)),
-        any_registered=Exists(Resident.objects.filter(household=OuterRef("pk"), app_registered=True)),
-        visit_registered=Exists(visits.filter(app_registered__gt=0)),
-        vulnerable_first=Case(When(vulnerable, then=Value(0)), default=Value(1)),
+    households = (
+        scope_queryset(user, Household.objects.all())
+        .with_vulnerable_first()
+        .annotate(
+            visited=Exists(visits),
+            signed=Exists(visits.filter(signed=True)),
+            has_residents=Exists(Resident.objects.filter(household=OuterRef("pk"))),
+            unregistered=Exists(Resident.objects.filter(household=OuterRef("pk"), app_registered=False)),
+            any_registered=Exists(Resident.objects.filter(household=OuterRef("pk"), app_registered=True)),
+            visit_registered=Exists(visits.filter(app_registered__gt=0)),
+        )
     )
     q = q.strip()
     if q:
@@ -83,7 +75,7 @@ def my_households(user, campaign, q: str = "", unvisited: bool = False, page: in
             "unregistered",
             "any_registered",
             "visit_registered",
-            *(name for name, _ in VULNERABLE_TAGS),
+            *VULNERABLE_FIELDS,
         )[start : start + PAGE_SIZE + 1]
     )
     has_next = len(rows) > PAGE_SIZE
@@ -95,7 +87,7 @@ def my_households(user, campaign, q: str = "", unvisited: bool = False, page: in
                 "address": row["address"],
                 "phone": display_phone(user, row["phone"]),
                 "village": row["village__short_name"],
-                "tags": _tags(row),
+                "tags": vulnerable_labels(row),
                 "visited": row["visited"],
                 "states": _states(
                     row["visited"],
@@ -150,7 +142,7 @@ def household_detail(user, household: Household, campaign) -> dict:
     return {
         "household": household,
         "phone": display_phone(user, household.phone),
-        "tags": [label for name, label in VULNERABLE_TAGS if getattr(household, name)],
+        "tags": vulnerable_labels(household),
         "residents": [{"resident": r, "phone": display_phone(user, r.phone)} for r in residents],
         "visits": visits,
         "states": states,

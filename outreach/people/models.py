@@ -125,6 +125,36 @@ class Team(models.Model):
         return self.name
 
 
+# 重点人群: a household with any of these tags is vulnerable; the chase list and the phone list put it first.
+VULNERABLE_FIELDS = ("elderly_alone", "left_behind", "student_family", "no_smartphone")
+
+
+def vulnerable_q() -> models.Q:
+    """The vulnerable households, as a filter (the one definition every list uses)."""
+    q = models.Q()
+    for name in VULNERABLE_FIELDS:
+        q |= models.Q(**{name: True})
+    return q
+
+
+def vulnerable_labels(household) -> list[str]:
+    """The vulnerable-group tags set on ``household`` (a Household or a ``values()`` row), as their labels."""
+    get = household.get if isinstance(household, dict) else lambda name: getattr(household, name)
+    return [str(Household._meta.get_field(name).verbose_name) for name in VULNERABLE_FIELDS if get(name)]
+
+
+class HouseholdQuerySet(models.QuerySet):
+    def with_vulnerable_first(self):
+        """Annotate ``vulnerable_first`` (0: vulnerable, 1: not), so ordering by it lists vulnerable households first."""
+        return self.annotate(
+            vulnerable_first=models.Case(
+                models.When(vulnerable_q(), then=models.Value(0)),
+                default=models.Value(1),
+                output_field=models.IntegerField(),
+            )
+        )
+
+
 class Household(models.Model):
     """A household of the roster (花名册). County and town are copies of the village's, kept for fast scoping."""
 
@@ -147,6 +177,8 @@ class Household(models.Model):
     updated_at = models.DateTimeField("更新时间", auto_now=True)
     # Who changed what, when (admin 历史); bulk imports skip it and write the access log instead.
     history = HistoricalRecords(excluded_fields=["updated_at"])
+
+    objects = HouseholdQuerySet.as_manager()
 
     class Meta:
         verbose_name = "住户"
@@ -178,7 +210,7 @@ class Household(models.Model):
 
     @property
     def vulnerable(self) -> bool:
-        return self.elderly_alone or self.left_behind or self.student_family or self.no_smartphone
+        return any(getattr(self, name) for name in VULNERABLE_FIELDS)
 
     def fill_places(self):
         """Copy county and town from the village (and the village from the grid) before saving."""

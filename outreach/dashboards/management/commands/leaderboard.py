@@ -6,6 +6,7 @@ from django.utils.dateparse import parse_date
 
 from outreach.campaigns.models import Campaign
 from outreach.dashboards.queries import LEVELS, ranking
+from outreach.dashboards.services import ensure_fresh_summaries
 from outreach.lib import metrics as m
 from outreach.places.models import County, Town, Village
 
@@ -46,6 +47,7 @@ class Command(BaseCommand):
             campaign = Campaign.objects.filter(name=options["campaign"]).first()
             if campaign is None:
                 raise CommandError(f"没有名为“{options['campaign']}”的活动")
+        ensure_fresh_summaries()
         try:
             metric = m.get_metric(options["metric"]).key if options["metric"] else None
             result = ranking(level, parent, as_of, metric, campaign=campaign)
