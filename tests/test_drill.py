@@ -168,6 +168,10 @@ RESULT = {
         "failed_after_cleanup": True,
         "rerun_rows": 5000,
         "rerun_s": 4.2,
+        "visits_answered_2xx": 120,
+        "visits_lost": 0,
+        "visits_doubled": 0,
+        "visits_missing_after_resend": 0,
     },
 }
 

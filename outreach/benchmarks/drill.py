@@ -248,13 +248,16 @@ def summary(key: str, f: dict) -> str:
         return (
             f"请求 {f['requests']:,} 次、2xx {f['answered_2xx']:,}、失败 {f['failed_requests']:,}，"
             f"不可用 {f['unavailable_s']} 秒；2xx 已存 {f['answered_2xx'] - f['lost']:,}、丢失 {f['lost']}、"
-            f"重复 {f['doubled']}；重发 {f['resent']:,} 条后每条恰好存一次 {f['stored_once']:,}/{f['sent']:,}、"
+            f"重复 {f['doubled']}；重发未答复的 {f['resent_unanswered']:,} 条（另重发已答复的 {f['resent_answered']:,} 条）后"
+            f"每条恰好存一次 {f['stored_once']:,}/{f['sent']:,}、"
             f"缺 {f['missing_after_resend']}、重复 {f['doubled_after_resend']}；{extra}"
         )
     if key == "killed_import":
         return (
             f"{f['rows']:,} 行导入在“{f['killed_in']}”阶段被杀：留下半截 {f['half_rows']} 行；标记失败："
-            f"{'是' if f['failed_after_cleanup'] else '否'}；重新运行写入 {f['rerun_rows']:,} 行（{f['rerun_s']} 秒）"
+            f"{'是' if f['failed_after_cleanup'] else '否'}；重新运行写入 {f['rerun_rows']:,} 行（{f['rerun_s']} 秒）；"
+            f"同时的走访 2xx {f['visits_answered_2xx']:,} 条、丢失 {f['visits_lost']}、重复 {f['visits_doubled']}、"
+            f"重发后缺 {f['visits_missing_after_resend']}"
         )
     if key == "backup_restore":
         return (

@@ -119,6 +119,7 @@ class Drill:
     def settle(self, since, outcomes: list) -> dict:
         """Accounting right after the fault, then the outbox's resends until every visit is answered."""
         figures = accounting.account(outcomes, self.stored(since))
+        figures["resent_unanswered"] = len(accounting.to_resend(outcomes))
         resends = []
         for _ in range(5):
             pending = accounting.to_resend(outcomes + resends)
@@ -128,6 +129,7 @@ class Drill:
             resends.extend(run["outcomes"])
         # A phone also resends when the answer was lost on the way: repeat some answered ones as well.
         answered = [o.body for o in outcomes if accounting.answered(o.status)][:200]
+        figures["resent_answered"] = len(answered)
         if answered:
             resends.extend(run_python(self.visit_spec(bodies=tuple(answered), seconds=60))["outcomes"])
         figures.update(accounting.after_resend(outcomes, resends, self.stored(since)))
@@ -476,6 +478,9 @@ def killed_import(drill: Drill) -> dict:
             kind="responsibility", county=county, file_name=path.name, stored_path=str(path), confirmed=True
         )
         enqueue_import(job)
+        visits_since = timezone.now()
+        stop = threading.Event()
+        visits = in_thread(run_python, drill.visit_spec(seconds=900, max_requests=100_000, stop=stop))
         worker = _start_worker()
         try:
             phase = _wait_for(
@@ -484,7 +489,12 @@ def killed_import(drill: Drill) -> dict:
             time.sleep(0.5)  # well inside the one write transaction
             worker.kill()
         finally:
+            if worker.poll() is None:
+                worker.kill()
             worker.wait(timeout=30)
+            time.sleep(2)  # the phones go on a moment after the kill
+            stop.set()
+            outcomes = visits()["outcomes"]
         job.refresh_from_db()
         if job.status == ImportJob.Status.DONE:
             raise MeasureError("导入在杀掉进程之前已经完成，没能测到中途中断")
@@ -504,14 +514,22 @@ def killed_import(drill: Drill) -> dict:
                 worker.wait()
         job.refresh_from_db()
         added = households.count() - before
+        phones = drill.settle(visits_since, outcomes)
         return {
+            **{f"visits_{key}": phones[key] for key in ("answered_2xx", "lost", "doubled", "missing_after_resend")},
             "rows": rows,
             "half_rows": half_rows,
             "killed_in": phase.phase or phase.get_status_display(),
             "failed_after_cleanup": failed,
             "rerun_rows": added,
             "rerun_s": round(time.monotonic() - started, 1),
-            "ok": bool(failed and job.status == ImportJob.Status.DONE and added == job.new == rows and half_rows == 0),
+            "ok": bool(
+                failed
+                and job.status == ImportJob.Status.DONE
+                and added == job.new == rows
+                and half_rows == 0
+                and _clean(phones)
+            ),
         }
     finally:
         undo_import(IMPORT_COUNTY, since, last_org_id)
@@ -583,11 +601,16 @@ def backup_restore(drill: Drill, folder: Path) -> dict:
                 stderr=subprocess.PIPE,
                 text=True,
             )
-            sums_started = time.monotonic()
-            expected = snapshot_figures()
-            checksum_s = round(time.monotonic() - sums_started, 2)
-            _, error = dumping.communicate(timeout=3600)
-            dump_s = round(time.monotonic() - started, 2)
+            try:
+                sums_started = time.monotonic()
+                expected = snapshot_figures()
+                checksum_s = round(time.monotonic() - sums_started, 2)
+                _, error = dumping.communicate(timeout=3600)
+                dump_s = round(time.monotonic() - started, 2)
+            finally:
+                if dumping.poll() is None:
+                    dumping.kill()
+                    dumping.wait()
             if dumping.returncode != 0:
                 raise MeasureError(f"pg_dump 失败：{error[-500:]}")
     finally:

@@ -47,8 +47,13 @@ class Command(BaseCommand):
                 self.stdout.flush()
 
         if options["inner"]:
+            # Stopped by the outer run with SIGTERM: unwind, so gunicorn and the workers are stopped too.
+            signal.signal(signal.SIGTERM, _terminate)
             state, result = (Path(p) for p in options["inner"])
-            drill.run_inner(state, result, log)
+            try:
+                drill.run_inner(state, result, log)
+            except KeyboardInterrupt as exc:
+                raise CommandError("演练被中断") from exc
             return
         if options["households"] < 1000:
             raise CommandError("住户数至少 1,000")
