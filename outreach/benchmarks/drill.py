@@ -107,7 +107,13 @@ def run_outer(options: dict, log: Callable[[str], None]) -> dict:
         setup["load_divisions_s"] = manage(env, "load_divisions")
         log(f"build_city --households {options['households']:,} …")
         setup["build_city_s"] = manage(env, "build_city", "--households", str(options["households"]))
-        log(f"城市数据已生成（{setup['build_city_s']} 秒）；pg_basebackup -R 建只读副本 …")
+        # As README says after any bulk load: build_city leaves every village marked stale, and the watcher's
+        # first pass would refresh them all in one transaction, holding up each visit POST to those villages.
+        setup["rebuild_summaries_s"] = manage(env, "refresh_summaries", "--all")
+        log(
+            f"城市数据已生成（{setup['build_city_s']} 秒），汇总表已重建（{setup['rebuild_summaries_s']} 秒）；"
+            "pg_basebackup -R 建只读副本 …"
+        )
         replica, setup["basebackup_s"] = primary.make_replica("replica", replica.datadir, ports[1], "drill_replica")
         setup["replica_start_s"] = replica.start()
         with psycopg.connect(primary.conninfo(), autocommit=True) as conn:
@@ -310,7 +316,8 @@ def write_docs(path: Path, result: dict, command: str) -> None:
         f"PostgreSQL {info.get('database_version')}（{setup.get('postgresql_bin')}），Django {info.get('django')}，"
         f"gunicorn {info.get('gunicorn')}；代码 {info.get('commit') or '未知'}",
         f"- 城市：住户 {setup.get('households', 0):,}，库 {setup.get('database_mb')} MB；build_city "
-        f"{setup.get('build_city_s')} 秒，pg_basebackup {setup.get('basebackup_s')} 秒",
+        f"{setup.get('build_city_s')} 秒，refresh_summaries --all {setup.get('rebuild_summaries_s')} 秒，"
+        f"pg_basebackup {setup.get('basebackup_s')} 秒",
         f"- 收尾：主库、副本已停止（仍在运行 {cleanup.get('servers_left_running')} 个），临时目录已删除："
         f"{'是' if cleanup.get('folder_removed') else '否'}",
         "",
