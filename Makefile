@@ -105,3 +105,28 @@ serve: setup
 	wait $$web; status=$$?; \
 	if [ -n "$$worker" ]; then kill -TERM $$worker 2>/dev/null; fi; \
 	wait; exit $$status
+
+# --- Fault drill (issue 15) ----------------------------------------------------------------------------------
+.PHONY: drill drill-deps
+## make drill: its own PostgreSQL primary and streaming replica on 127.0.0.1 (ports 55432/55433, data in a temporary
+## folder), the city from build_city, then each fault under load; prints a table and a JSON line, writes docs/drills.md.
+DRILL_HOUSEHOLDS ?= $(BENCH_HOUSEHOLDS)
+DRILL_ARGS ?= --docs docs/drills.md
+
+drill: setup drill-deps
+	env -u DATABASE_URL -u DATABASE_REPLICA_URL DJANGO_DEBUG=0 \
+		SECRET_KEY=drill-only-not-a-secret-0123456789abcdefghijklmnopqrstuvwxyz \
+		$(PY) manage.py drill --households $(DRILL_HOUSEHOLDS) $(DRILL_ARGS)
+
+drill-deps:
+	@if ls /usr/lib/postgresql/*/bin/pg_basebackup >/dev/null 2>&1 && ls /usr/share/postgresql/*/extension/pg_stat_statements.control >/dev/null 2>&1; then \
+		echo "PostgreSQL 服务端程序已安装"; \
+	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+		mkdir -p /etc/postgresql-common && \
+		{ grep -q "^create_main_cluster" /etc/postgresql-common/createcluster.conf 2>/dev/null || \
+		  echo "create_main_cluster = false" >> /etc/postgresql-common/createcluster.conf; } && \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql postgresql-contrib >/dev/null) \
+		|| { echo "安装 postgresql 失败"; exit 1; }; \
+	else \
+		echo "缺少 PostgreSQL 服务端程序（initdb、pg_ctl、pg_basebackup）：请以 root 运行 apt-get install -y postgresql"; exit 1; \
+	fi

@@ -306,6 +306,9 @@ if os.environ.get("DATABASE_REPLICA_URL"):
     DATABASES["replica"] = dj_database_url.parse(
         os.environ["DATABASE_REPLICA_URL"], conn_max_age=envint("DB_CONN_MAX_AGE", 60), conn_health_checks=True
     )
+    # A replica that does not answer must not hold a dashboard page for long: the page falls back to the primary.
+    if "postgresql" in DATABASES["replica"]["ENGINE"]:
+        DATABASES["replica"].setdefault("OPTIONS", {})["connect_timeout"] = envint("REPLICA_CONNECT_TIMEOUT", 2)
     # Tests read the replica's rows from the test database itself.
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
     DATABASE_ROUTERS = ["outreach.lib.replica.ReplicaRouter"]
@@ -314,3 +317,5 @@ REPLICA_READ_PATHS = tuple(envlist("REPLICA_READ_PATHS", "/dashboard/"))
 # Logins, sessions and permissions are always read from the primary: a session saved a moment ago may not
 # have reached the replica yet, and the user would be sent back to the login page.
 REPLICA_PRIMARY_ONLY_APPS = frozenset({"sessions", "auth", "accounts", "contenttypes", "admin", "axes"})
+# After a failed replica, dashboards read the primary for this many seconds before the replica is tried again.
+REPLICA_RETRY_SECONDS = envint("REPLICA_RETRY_SECONDS", 5)

@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture
 def with_replica(monkeypatch):
     monkeypatch.setattr(replica, "replica_configured", lambda: True)
+    monkeypatch.setattr(replica, "replica_available", lambda: True)  # tests/test_drill_replica.py probes for real
 
 
 def route(method, path, model):

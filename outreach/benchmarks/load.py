@@ -142,6 +142,12 @@ class LoadSpec:
     threads: int = 2
     seconds: int = 10
     max_requests: int = 20_000
+    # The drill's accounting (Python generator only): keep every request's outcome, send exactly these
+    # bodies once each (a phone outbox resending), and pause after a failed request as a phone would.
+    record: bool = False
+    bodies: tuple[str, ...] = ()
+    error_pause: float = 0.0
+    stop: threading.Event | None = None  # ends the run early when set
 
 
 def wrk_available() -> bool:
@@ -262,8 +268,22 @@ def run_wrk(spec: LoadSpec) -> dict:
     return parse_wrk(completed.stdout + completed.stderr)
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """One request of a recorded run: its client id and body, the HTTP status (0: no answer) and when."""
+
+    client_id: str
+    body: str
+    status: int
+    started: float  # time.monotonic()
+    ended: float
+
+
 def run_python(spec: LoadSpec) -> dict:
-    """The same run without wrk: one thread per connection, keep-alive, bounded in requests and time."""
+    """The same run without wrk: one thread per connection, keep-alive, bounded in requests and time.
+
+    With ``spec.record`` the figures carry ``outcomes`` (one ``Outcome`` per request); with ``spec.bodies``
+    each of those bodies is sent once instead of made from the template."""
     _check_loopback(spec.url)
     import random
     import uuid
@@ -276,38 +296,47 @@ def run_python(spec: LoadSpec) -> dict:
     lock = threading.Lock()
     latencies: list[float] = []
     errors = [0]
-    budget = [spec.max_requests]
+    budget = [min(spec.max_requests, len(spec.bodies)) if spec.bodies else spec.max_requests]
+    queue = list(reversed(spec.bodies))
+    outcomes: list[Outcome] = []
 
     def worker(seed):
         rng = random.Random(seed)
         conn = http.client.HTTPConnection(host, int(port or 80), timeout=10)
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not (spec.stop and spec.stop.is_set()):
             with lock:
                 if budget[0] <= 0:
                     break
                 budget[0] -= 1
-            body = None
-            if spec.body:
-                body = (
-                    spec.body.replace("{uuid}", str(uuid.UUID(int=rng.getrandbits(128), version=4)))
-                    .replace("{household}", str(rng.choice(spec.households)))
-                    .encode()
-                )
+                text = queue.pop() if spec.bodies else None
+            client_id = ""
+            if text is None and spec.body:
+                client_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+                text = spec.body.replace("{uuid}", client_id).replace("{household}", str(rng.choice(spec.households)))
+            elif text is not None:
+                client_id = json.loads(text).get("client_id", "")
+            body = text.encode() if text else None
             started = time.perf_counter()
+            began = time.monotonic()
+            status = 0
             try:
                 conn.request(spec.method, path, body=body, headers=spec.headers or {})
                 response = conn.getresponse()
                 response.read()
-                ok = response.status < 400
+                status = response.status
             except OSError:
-                ok = False
                 conn.close()
                 conn = http.client.HTTPConnection(host, int(port or 80), timeout=10)
+            ok = 0 < status < 400
             elapsed = (time.perf_counter() - started) * 1000
             with lock:
                 latencies.append(elapsed)
                 if not ok:
                     errors[0] += 1
+                if spec.record:
+                    outcomes.append(Outcome(client_id, text or "", status, began, time.monotonic()))
+            if not ok and spec.error_pause:
+                time.sleep(spec.error_pause)
         conn.close()
 
     started = time.perf_counter()
@@ -319,7 +348,7 @@ def run_python(spec: LoadSpec) -> dict:
         thread.join(timeout=spec.seconds + 30)
     seconds = time.perf_counter() - started
     ordered = sorted(latencies) or [0.0]
-    return {
+    figures = {
         "requests": len(latencies),
         "requests_per_s": round(len(latencies) / seconds, 1) if seconds else 0.0,
         "p50_ms": round(statistics.median(ordered), 1),
@@ -327,6 +356,9 @@ def run_python(spec: LoadSpec) -> dict:
         "errors": errors[0],
         "tool": "python",
     }
+    if spec.record:
+        figures["outcomes"] = outcomes
+    return figures
 
 
 def run_load(spec: LoadSpec, server: Server | None = None) -> dict:

@@ -7,7 +7,6 @@ rankings. The admin list has no numeric target (#1 asks that it "stays fast" at 
 import json
 import os
 import secrets
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -19,7 +18,6 @@ from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_K
 from django.contrib.sessions.backends.db import SessionStore
 from django.db import transaction
 from django.db.models import Count, Max
-from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
 
@@ -115,14 +113,14 @@ for _key, _title, _role, _name, _args, _targets in (
 
 @measurement(
     "dashboards.county_ranking.after_visit",
-    "县（市、区）排名，紧接在一次新走访之后（汇总由后台 refresh_summaries --watch 刷新）",
+    "县（市、区）排名，紧接在一次新走访之后（汇总由 db_worker 的刷新任务更新）",
     "排名与看板",
     requires=[DASHBOARDS],
     targets=COUNTY_RANKING,
 )
 def county_ranking_after_visit(ctx: Context) -> dict:
     """Each request follows a write to one village. Within DASHBOARD_REFRESH_GRACE_SECONDS (production: 30 s)
-    the page reads the summary rows as they are; the watcher pays for the refresh (measured below)."""
+    the page reads the summary rows as they are; the db_worker's refresh job pays for it (measured below)."""
     village_id = ctx.sample_household.village_id
     url = reverse("dashboards:county_ranking")
     ctx.page("city", url, runs=1)
@@ -137,7 +135,7 @@ def county_ranking_after_visit(ctx: Context) -> dict:
 
 @measurement(
     "dashboards.refresh_one_village",
-    "刷新一个村的汇总（refresh_summaries --watch 每次的工作；宽限期过后没人刷新时由页面承担）",
+    "刷新一个村的汇总（db_worker 刷新任务每次的工作；宽限期过后没人刷新时由页面承担）",
     "排名与看板",
     requires=[DASHBOARDS],
 )
@@ -262,76 +260,6 @@ def dataio_export(ctx: Context) -> dict:
     return median_of(runs)
 
 
-@measurement(
-    "dataio.killed_import",
-    "导入进行到写入数据库时杀掉后台进程：不留半截数据，标记失败后可重新运行",
-    "导入导出",
-    requires=[DATAIO],
-    modules=["outreach.dataio.bench", "outreach.dataio.jobs"],
-    targets=[Target("half_rows", "<=", 0, "#4"), Target("rerun_ok", ">=", 1, "#4")],
-    heavy=True,
-)
-def dataio_killed_import(ctx: Context) -> dict:
-    """A real ``db_worker`` is SIGKILLed while it writes a 100,000-row import; then the job is cleaned up,
-    run again by a fresh worker, and the county must hold exactly one copy of the file's rows."""
-    from outreach.dataio.jobs import enqueue_import, rerun_job
-    from outreach.dataio.models import ImportJob
-    from outreach.dataio.services import cleanup_jobs
-    from outreach.places.models import County
-
-    county = County.objects.get(code=IMPORT_COUNTY)
-    households = Household.objects.filter(county=county)
-    since = timezone.now()
-    last_org_id = PartyOrganization.objects.aggregate(m=Max("pk"))["m"] or 0
-    before = households.count()
-    folder = tempfile.mkdtemp(prefix="bench-killed-")
-    path = Path(folder) / "责任分工表-100000.xlsx"
-    try:
-        _dataio_step("build", "--file", str(path), "--rows", "100000", "--county", IMPORT_COUNTY)
-        job = ImportJob.objects.create(
-            kind="responsibility", county=county, file_name=path.name, stored_path=str(path), confirmed=True
-        )
-        enqueue_import(job)
-        worker = _start_worker()
-        try:
-            phase = _wait_for(
-                lambda: ImportJob.objects.get(pk=job.pk), lambda j: j.phase == "写入数据库" or not j.is_active
-            )
-            time.sleep(0.5)  # well inside the one write transaction
-            worker.kill()
-        finally:
-            worker.wait(timeout=30)
-        job.refresh_from_db()
-        if job.status == ImportJob.Status.DONE:
-            raise MeasureError("导入在杀掉进程之前已经完成，没能测到中途中断")
-        half_rows = households.count() - before
-        with override_settings(DATAIO_STALE_MINUTES=0):
-            cleanup_jobs()
-        job.refresh_from_db()
-        failed = job.status == ImportJob.Status.FAILED
-        rerun_job(job)
-        worker = _start_worker("--batch")
-        try:
-            worker.wait(timeout=600)
-        finally:
-            if worker.poll() is None:
-                worker.kill()
-                worker.wait()
-        job.refresh_from_db()
-        added = households.count() - before
-        rerun_ok = int(failed and job.status == ImportJob.Status.DONE and added == job.new and job.new > 0)
-        return {
-            "half_rows": half_rows,
-            "killed_in": phase.phase or phase.get_status_display(),
-            "failed_after_cleanup": failed,
-            "rerun_rows": added,
-            "rerun_ok": rerun_ok,
-        }
-    finally:
-        undo_import(IMPORT_COUNTY, since, last_org_id)
-        shutil.rmtree(folder, ignore_errors=True)
-
-
 def _start_worker(*extra) -> subprocess.Popen:
     """A ``db_worker`` of this checkout; the caller stops it by its own process handle."""
     return subprocess.Popen(
@@ -418,7 +346,9 @@ measurement(
 )(_visit_post(2 * CORES + 1))
 
 
-def post_visits(ctx: Context, workers: int) -> dict:
+def visit_post_request(ctx: Context) -> tuple[tuple[int, ...], dict, dict]:
+    """What the phone load sends as the benchmark's grid worker: their households, the visit body template
+    (``{uuid}`` and ``{household}`` filled per request) and the headers of a logged-in session."""
     from outreach.visits.models import FraudType
 
     user = ctx.user("grid")
@@ -434,12 +364,18 @@ def post_visits(ctx: Context, workers: int) -> dict:
         "fraud_types": [fraud_type.pk],
     }
     session_key, csrf = login_session(user)
-    spec_headers = {
+    headers = {
         "Content-Type": "application/json",
         "Cookie": f"sessionid={session_key}; csrftoken={csrf}",
         "X-CSRFToken": csrf,
         "Referer": "http://127.0.0.1/m/",
     }
+    return households, body, headers
+
+
+def post_visits(ctx: Context, workers: int) -> dict:
+    user = ctx.user("grid")
+    households, body, spec_headers = visit_post_request(ctx)
     started = timezone.now()
     runs = []
     try:
