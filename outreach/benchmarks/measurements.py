@@ -357,11 +357,17 @@ def visit_post_request(ctx: Context) -> tuple[tuple[int, ...], dict, dict]:
     )
     if not households:
         raise MeasureError("网格员的网格里没有住户")
+    from outreach.benchmarks.city import CAMPAIGN_NAME
+    from outreach.campaigns.models import Campaign
+
     fraud_type = FraudType.objects.filter(is_active=True).order_by("sort_order", "id").first()
     body = {
         **VISIT_BODY,
         "visited_at": timezone.now().replace(microsecond=0).isoformat(),
         "fraud_types": [fraud_type.pk],
+        # As the phone form sends it: build_city's drive (dated 2021) is not running today, so the campaign rule
+        # would not default to it; the phone names the campaign its form records for.
+        "campaign": Campaign.objects.get(name=CAMPAIGN_NAME).pk,
     }
     session_key, csrf = login_session(user)
     headers = {
