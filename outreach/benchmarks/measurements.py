@@ -26,6 +26,7 @@ from outreach.benchmarks.load import LoadSpec, gunicorn, run_load
 from outreach.benchmarks.models import CityBuild
 from outreach.benchmarks.registry import Target, measurement, median_of, summarize
 from outreach.campaigns.models import Assignment
+from outreach.dashboards.models import OrganizationDaySummary
 from outreach.lib.signals import field_data_changed
 from outreach.people.models import Household, PartyMember, PartyOrganization, Resident
 from outreach.places.models import GridArea
@@ -192,7 +193,10 @@ def undo_import(county_code: str, since, last_org_id: int) -> None:
         _delete_rows(households)
         _delete_rows(members)
         _delete_rows(GridArea.objects.filter(village__county__code=county_code, created_at__gte=since, households=None))
-        _delete_rows(PartyOrganization.objects.filter(pk__gt=last_org_id, members=None, children=None))
+        organizations = PartyOrganization.objects.filter(pk__gt=last_org_id, members=None, children=None)
+        # A summary refresh (the db_worker job the import queued) may already have given them summary rows.
+        _delete_rows(OrganizationDaySummary.objects.filter(organization__in=organizations))
+        _delete_rows(organizations)
 
 
 def _delete_rows(queryset) -> int:
