@@ -151,10 +151,17 @@ ERROR_COLUMNS = [
 ]
 
 
+def _error_text(error: dict) -> str:
+    """The message; one said for many rows names them (行号 then holds the first)."""
+    if error.get("count"):
+        return f"{error.get('rows', '')}（共{error['count']}行）：{error.get('message', '')}"
+    return error.get("message", "")
+
+
 def errors_workbook(job: ImportJob) -> bytes:
     """The job's errors as an .xlsx a clerk can sort and fix from."""
     rows = (
-        [error.get("sheet", ""), error.get("row") or None, error.get("column", ""), error.get("message", "")]
+        [error.get("sheet", ""), error.get("row") or None, error.get("column", ""), _error_text(error)]
         for error in job.errors
     )
     return xlsx.workbook_bytes(

@@ -35,17 +35,70 @@ _LANDLINE = re.compile(r"^0\d{9,11}$")
 
 @dataclass
 class RowError:
+    """One message about a sheet: a row's cell, a whole sheet (row 0), or many rows saying the same (``rows``)."""
+
     sheet: str
     row: int
     column: str
     message: str
+    rows: tuple[int, ...] = ()
+
+    @property
+    def count(self) -> int:
+        return len(self.rows) or 1
+
+    @property
+    def span(self) -> str:
+        """The rows as Excel shows them: "第3–110行" or "第3–5、9行"; "" for a one-row message."""
+        if not self.rows:
+            return f"第{self.row}行" if self.row else ""
+        runs, start, prev = [], self.rows[0], self.rows[0]
+        for row in (*self.rows[1:], None):
+            if row is not None and row == prev + 1:
+                prev = row
+                continue
+            runs.append(str(start) if start == prev else f"{start}–{prev}")
+            if row is not None:
+                start = prev = row
+        return f"第{'、'.join(runs)}行"
 
     def as_dict(self) -> dict:
-        return {"sheet": self.sheet, "row": self.row, "column": self.column, "message": self.message}
+        data = {"sheet": self.sheet, "row": self.row, "column": self.column, "message": self.message}
+        if self.rows:
+            data.update(rows=self.span, count=self.count)
+        return data
 
     def __str__(self):
-        where = f"{self.sheet} 第{self.row}行" if self.row else self.sheet
-        return f"{where} {self.column}：{self.message}" if self.column else f"{where}：{self.message}"
+        where = " ".join(part for part in (self.sheet, self.span) if part)
+        if self.rows:
+            where += f"（共{self.count}行）"
+        text = f"{where} {self.column}".strip()
+        return f"{text}：{self.message}" if text else self.message
+
+
+REPEATS = 3
+
+
+def collapse_repeats(errors: list[RowError], least: int = REPEATS) -> list[RowError]:
+    """Errors saying the same thing in the same column of a sheet for ``least`` or more rows become one, in place."""
+
+    def key(error):
+        return (error.sheet, error.column, error.message)
+
+    groups: dict[tuple, list[RowError]] = {}
+    for error in errors:
+        if error.row:
+            groups.setdefault(key(error), []).append(error)
+    result, done = [], set()
+    for error in errors:
+        group = groups.get(key(error)) if error.row else None
+        if group is None or len(group) < least:
+            result.append(error)
+        elif key(error) not in done:
+            done.add(key(error))
+            rows = tuple(sorted({row for e in group for row in (e.rows or (e.row,))}))
+            result.append(RowError(error.sheet, rows[0], error.column, error.message, rows=rows))
+    return result
 
 
 @dataclass
@@ -205,6 +258,10 @@ class Importer:
         self.as_of = as_of
         self.outcome = Outcome()
         self._headers: dict[str, dict[str, str]] = {}
+        # Towns named in the rows that lie in another county: {county name: {town names}}, and their rows.
+        self.foreign_towns: dict[str, set[str]] = defaultdict(set)
+        self.foreign_rows = 0
+        self._other_towns: dict[str, str] | None = None
 
     # -- errors ---------------------------------------------------------------------------------------------
     def use_sheet(self, sheet):
@@ -251,9 +308,62 @@ class Importer:
                     pk = known_pk
                     break
         if pk is None:
-            self.error(row_no, "town", f"{self.county.name}下没有“{name}”")
+            owner = self.county_of_other_town(name)
+            if owner:
+                # Said once for the whole file (``origin_error``), not once a row.
+                self.foreign_towns[owner].add(name)
+                self.foreign_rows += 1
+            else:
+                self.error(row_no, "town", f"{self.county.name}下没有“{name}”")
             return None, False
         return pk, True
+
+    def county_of_other_town(self, name: str) -> str:
+        """The county whose town is called ``name`` when that is one county other than this file's, else "".
+
+        Town names are public (the official divisions); naming the county they belong to tells the clerk why
+        the rows cannot be read, and reveals nothing of the data kept there.
+        """
+        if self._other_towns is None:
+            by_name: dict[str, set[str]] = defaultdict(set)
+            for town, county in Town.objects.exclude(county=self.county).values_list("name", "county__name"):
+                by_name[clean_name(town)].add(county)
+            self._other_towns = {n: next(iter(c)) for n, c in by_name.items() if len(c) == 1}
+        owner = self._other_towns.get(name)
+        if owner is None:
+            hits = {c for known, c in self._other_towns.items() if known.startswith(name) or name.startswith(known)}
+            owner = next(iter(hits)) if len(hits) == 1 else ""
+        return owner
+
+    def origin_error(self, title_county=None, allowed=()) -> RowError | None:
+        """One message when the file belongs to another county: its title names one, or its towns lie there.
+
+        ``title_county`` is a county the titles name other than this file's; ``allowed`` the names of the counties
+        the user may import into. The title alone decides nothing when every row reads well here.
+        """
+        counties = dict.fromkeys(sorted(self.foreign_towns, key=lambda c: -len(self.foreign_towns[c])))
+        place_keys = {self._headers.get(self.sheet.name, {}).get(k) or header(k) for k in ("town", "village")}
+        if title_county is not None and (counties or any(e.column in place_keys for e in self.outcome.errors)):
+            counties = {title_county.name: None, **counties}
+        if not counties:
+            return None
+        name = next(iter(counties))
+        evidence = [w for w, hit in (("标题", title_county is not None and title_county.name == name),
+                                     ("乡镇名", name in self.foreign_towns)) if hit]  # fmt: skip
+        if name in allowed:
+            message = (
+                f"这张表是{name}的（{'、'.join(evidence)}），不是{self.county.name}的：请在“县（市、区）”中选择{name}"
+            )
+        else:
+            where = "、".join(allowed) if 0 < len(allowed) <= 3 else self.county.name
+            message = f"这张表是{name}的（{'、'.join(evidence)}），您只能导入{where}的数据"
+        if self.foreign_rows:
+            towns = "、".join(sorted(self.foreign_towns.get(name, ()))) or "、".join(
+                sorted(t for ts in self.foreign_towns.values() for t in ts)
+            )
+            message += f"（共{self.foreign_rows}行的乡镇不在{self.county.name}：{towns}）"
+        column = self._headers.get(self.sheet.name, {}).get("town") or header("town")
+        return RowError("", 0, column, message)
 
     def village_of(self, row_no, values, town_id) -> int | None:
         name = clean_name(text(values.get("village")))

@@ -21,7 +21,7 @@ from outreach.accounts.services import record_access
 from outreach.campaigns.rules import CampaignRefused
 from outreach.dataio import permissions
 from outreach.dataio.headers import KINDS
-from outreach.dataio.importers import IMPORTERS, RowError, pick_campaign, scoped
+from outreach.dataio.importers import IMPORTERS, RowError, collapse_repeats, pick_campaign, scoped
 from outreach.dataio.readers import UploadRefused, check_upload, read_sheets
 from outreach.lib.names import clean_name
 from outreach.lib.signals import field_data_changed, registration_data_changed
@@ -83,13 +83,20 @@ def find_county(user, value) -> County:
     return county
 
 
-def _county_from(user, sheets) -> County | None:
+def named_county(sheets) -> County | None:
+    """The county the sheets' titles, 填报单位 lines or sheet names name first (any county of the city)."""
+    texts = " ".join(" ".join([s.title, *s.meta, s.name]) for s in sheets)
+    found = [(texts.find(c.name), c) for c in County.objects.all() if c.name in texts]
+    return min(found, key=lambda hit: hit[0])[1] if found else None
+
+
+def _county_from(user, named: County | None) -> County | None:
+    """The county a file goes into when none was chosen: the one its title names if the user may import there,
+    else the user's own."""
+    if named is not None and scoped(user, County.objects.filter(pk=named.pk)).exists():
+        return named
     if user is not None and getattr(user, "county_id", None):
         return user.county
-    texts = " ".join(" ".join([s.title, *s.meta, s.name]) for s in sheets)
-    for county in scoped(user, County.objects.all()):
-        if county.name in texts:
-            return county
     return None
 
 
@@ -117,7 +124,8 @@ def import_file(
     if progress:
         progress("读取文件", 0, 1)
     sheets = read_sheets(path, file_name, kind)
-    county_obj = find_county(user, county) if county else _county_from(user, sheets)
+    named = named_county(sheets)
+    county_obj = find_county(user, county) if county else _county_from(user, named)
     if county_obj is None and kind != "registrations":
         raise UploadRefused("无法确定县（市、区）：请指定县（市、区），或在标题中写明")
     report.county = county_obj.name if county_obj else ""
@@ -146,6 +154,12 @@ def import_file(
         progress("检查数据", total, total)
     importer.finish_check()
     outcome = importer.outcome
+    if county_obj is not None and kind != "registrations":
+        allowed = list(scoped(user, County.objects.order_by("code")).values_list("name", flat=True))
+        lead = importer.origin_error(named if named not in (None, county_obj) else None, allowed)
+        if lead is not None:
+            outcome.errors.insert(0, lead)
+    outcome.errors = collapse_repeats(outcome.errors)
     report.rows = done if kind != "registrations" else outcome.new + outcome.updated + outcome.unchanged
     report.rows = max(report.rows, outcome.new + outcome.updated + outcome.unchanged)
     report.new, report.updated, report.unchanged = outcome.new, outcome.updated, outcome.unchanged
