@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from outreach.dataio.admin import errors_workbook
-from outreach.dataio.importers import RowError, collapse_repeats
+from outreach.dataio.results import RowError, collapse_repeats
 from outreach.dataio.services import import_file
 from outreach.people.models import Household
 from tests import factories

@@ -24,9 +24,9 @@ from import_export.admin import ExportMixin, ImportExportMixin
 from outreach.accounts.admin_base import CountyFilter, OutreachModelAdmin, extend_admin
 from outreach.campaigns.models import Assignment
 from outreach.dataio import jobs
+from outreach.dataio.columns import KINDS
 from outreach.dataio.exporters import EXPORT_KINDS, write_template
 from outreach.dataio.forms import UploadForm
-from outreach.dataio.headers import KINDS
 from outreach.dataio.models import ExportJob, ImportJob
 from outreach.dataio.readers import UploadRefused
 from outreach.dataio.resources import RESOURCES

@@ -14,8 +14,8 @@ from import_export import fields, resources
 from import_export.results import Error, Result, RowResult
 
 from outreach.campaigns.models import Assignment
+from outreach.dataio.columns import EXPORT_COLUMNS, header
 from outreach.dataio.exporters import export_dataset
-from outreach.dataio.headers import EXPORT_COLUMNS, header
 from outreach.dataio.services import find_county, import_file
 from outreach.lib import xlsx
 from outreach.people.models import Household, PartyMember

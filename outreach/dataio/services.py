@@ -20,9 +20,11 @@ from outreach.accounts.models import AccessLog
 from outreach.accounts.services import record_access
 from outreach.campaigns.rules import CampaignRefused
 from outreach.dataio import permissions
-from outreach.dataio.headers import KINDS
-from outreach.dataio.importers import IMPORTERS, RowError, collapse_repeats, pick_campaign, scoped
+from outreach.dataio.columns import KINDS
+from outreach.dataio.importers import IMPORTERS, pick_campaign
+from outreach.dataio.permissions import scoped
 from outreach.dataio.readers import UploadRefused, check_upload, read_sheets
+from outreach.dataio.results import RowError, collapse_repeats
 from outreach.lib.names import clean_name
 from outreach.lib.signals import field_data_changed, registration_data_changed
 from outreach.places.models import County
