@@ -266,7 +266,12 @@ class ImportJobAdmin(_JobAdmin):
         self._post_only(request)
         job = _own_job_or_404(ImportJob, request, pk)
         jobs.confirm_import(job)
-        messages.info(request, "已确认，正在后台写入。")
+        job.refresh_from_db()
+        # The worker may have finished already (in development it runs inside this request): say what happened.
+        if job.status == ImportJob.Status.DONE:
+            messages.success(request, f"已导入：新增{job.new}，更新{job.updated}，未变{job.unchanged}。")
+        elif job.is_active:
+            messages.info(request, "已确认，正在后台写入。")
         return redirect("admin:dataio_importjob_progress", job.pk)
 
     def cancel_view(self, request, pk):

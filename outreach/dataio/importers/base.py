@@ -7,7 +7,7 @@ from collections import defaultdict
 from outreach.dataio.cells import text
 from outreach.dataio.columns import clean, header
 from outreach.dataio.permissions import scoped
-from outreach.dataio.results import Outcome, RowError
+from outreach.dataio.results import ImportResult, RowError
 from outreach.dataio.writers import BATCH
 from outreach.lib.names import clean_name, short_village_name
 from outreach.places.models import GridArea, Town, Village
@@ -21,12 +21,12 @@ class Importer:
     kind = ""
     subject = ""
 
-    def __init__(self, user, county, campaign=None, as_of=None):
+    def __init__(self, user, county, campaign=None, as_of=None, result=None):
         self.user = user
         self.county = county
         self.campaign = campaign
         self.as_of = as_of
-        self.outcome = Outcome()
+        self.result = result if result is not None else ImportResult()
         self._headers: dict[str, dict[str, str]] = {}
         # Towns named in the rows that lie in another county: {county name: {town names}}, and their rows.
         self.foreign_towns: dict[str, set[str]] = defaultdict(set)
@@ -47,7 +47,7 @@ class Importer:
 
     def error(self, row_no, key, message):
         column = self._headers.get(self.sheet.name, {}).get(key) or (header(key) if key else "")
-        self.outcome.errors.append(RowError(self.sheet.name, row_no, column, message))
+        self.result.errors.append(RowError(self.sheet.name, row_no, column, message))
 
     # -- places ---------------------------------------------------------------------------------------------
     def load_places(self):
@@ -120,7 +120,7 @@ class Importer:
         """
         counties = dict.fromkeys(sorted(self.foreign_towns, key=lambda c: -len(self.foreign_towns[c])))
         place_keys = {self._headers.get(self.sheet.name, {}).get(k) or header(k) for k in ("town", "village")}
-        if title_county is not None and (counties or any(e.column in place_keys for e in self.outcome.errors)):
+        if title_county is not None and (counties or any(e.column in place_keys for e in self.result.errors)):
             counties = {title_county.name: None, **counties}
         if not counties:
             return None
@@ -191,15 +191,15 @@ class Importer:
         if self.new_grids:
             names = [f"{self.village_names[v][0]}{n}" for v, n in list(self.new_grids)[:10]]
             more = "等" if len(self.new_grids) > 10 else ""
-            self.outcome.notes.append(f"新建网格 {len(self.new_grids)} 个：{'、'.join(names)}{more}")
+            self.result.notes.append(f"新建网格 {len(self.new_grids)} 个：{'、'.join(names)}{more}")
 
     def add_preview(self, action, row_no, values):
-        if len(self.outcome.preview) < PREVIEW_ROWS:
+        if len(self.result.preview) < PREVIEW_ROWS:
             shown = {header(k): text(v) for k, v in values.items() if k in self.preview_keys}
-            self.outcome.preview.append({"action": action, "sheet": self.sheet.name, "row": row_no, "values": shown})
+            self.result.preview.append({"action": action, "sheet": self.sheet.name, "row": row_no, "values": shown})
 
     def count(self, action):
-        setattr(self.outcome, action, getattr(self.outcome, action) + 1)
+        setattr(self.result, action, getattr(self.result, action) + 1)
 
     preview_keys = ()
 

@@ -167,7 +167,7 @@ class HouseholdImporter(Importer):
 
     def sheet_name_error(self, rec, key, message):
         column = self._headers.get(rec["sheet"], {}).get(key) or header(key)
-        self.outcome.errors.append(RowError(rec["sheet"], rec["row"], column, message))
+        self.result.errors.append(RowError(rec["sheet"], rec["row"], column, message))
 
     def finish_check(self):
         self.load_households()
@@ -184,8 +184,8 @@ class HouseholdImporter(Importer):
             action = "new" if rec["pk"] is None else ("updated" if rec["changed"] else "unchanged")
             rec["action"] = action
             self.count(action)
-            if rec.get("values") is not None and len(self.outcome.preview) < PREVIEW_ROWS:
-                self.outcome.preview.append(
+            if rec.get("values") is not None and len(self.result.preview) < PREVIEW_ROWS:
+                self.result.preview.append(
                     {
                         "action": action,
                         "sheet": rec["sheet"],
@@ -267,7 +267,7 @@ class HouseholdImporter(Importer):
                     "updated_at",
                 ],
             )
-        self.outcome.village_ids |= {r["village_id"] for r in self.records if r["action"] != "unchanged"}
+        self.result.village_ids |= {r["village_id"] for r in self.records if r["action"] != "unchanged"}
 
     def write(self):
         self.write_households()

@@ -151,7 +151,7 @@ class MemberBook:
                 self.orgs.update(
                     {n: pk for pk, n in PartyOrganization.objects.filter(county_id=county_id).values_list("pk", "name")}
                 )
-            self.importer.outcome.notes.append(
+            self.importer.result.notes.append(
                 f"新建党组织 {len(self.new_orgs)} 个：{'、'.join(list(self.new_orgs)[:10])}"
             )
 
@@ -175,9 +175,9 @@ class MemberBook:
                 updates, ["name", "phone", "organization", "is_active", "updated_at"], batch_size=BATCH
             )
         if self.new:
-            self.importer.outcome.notes.append(f"新建党员 {len(self.new)} 名")
+            self.importer.result.notes.append(f"新建党员 {len(self.new)} 名")
         if updates:
-            self.importer.outcome.notes.append(f"更新党员信息 {len(updates)} 名")
+            self.importer.result.notes.append(f"更新党员信息 {len(updates)} 名")
 
     def pk_of(self, ref) -> int:
         return ref[1] if ref[0] == "old" else self.new_pks[ref[1]]

@@ -139,10 +139,10 @@ class RegistrationImporter(Importer):
                 action = "unchanged"
             rec["action"] = action
             self.count(action)
-            if len(self.outcome.preview) < PREVIEW_ROWS:
+            if len(self.result.preview) < PREVIEW_ROWS:
                 shown = {header(k): text(v) for k, v in rec["values"].items() if k in self.preview_keys}
                 shown["数据日期"] = rec["key"][2].isoformat()
-                self.outcome.preview.append(
+                self.result.preview.append(
                     {"action": action, "sheet": rec["sheet"], "row": rec["row"], "values": shown}
                 )
             rec.pop("values")
@@ -179,7 +179,7 @@ class RegistrationImporter(Importer):
         if changed:
             RegistrationReport.objects.bulk_update(changed, ["registered", "verified", "population", "updated_at"])
         touched = [r for r in self.records if r["action"] != "unchanged"]
-        self.outcome.county_ids |= {r["key"][0] for r in touched}
-        self.outcome.dates |= {r["key"][2] for r in touched}
+        self.result.county_ids |= {r["key"][0] for r in touched}
+        self.result.dates |= {r["key"][2] for r in touched}
 
     source = ""

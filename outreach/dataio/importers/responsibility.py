@@ -72,7 +72,7 @@ class ResponsibilityImporter(HouseholdImporter):
                 new.append((self.campaign.pk, rec["pk"], member_id, by_id, stamp, stamp))
             elif current[1] != member_id:
                 moved.append(Assignment(pk=current[0], member_id=member_id, updated_at=now))
-                self.outcome.village_ids.add(rec["village_id"])
+                self.result.village_ids.add(rec["village_id"])
         rows = [(pk, *row) for row, pk in zip(new, reserve_ids(Assignment, len(new)), strict=True)]
         insert_rows(
             Assignment, ["id", "campaign", "household", "member", "assigned_by", "created_at", "updated_at"], rows
@@ -80,7 +80,7 @@ class ResponsibilityImporter(HouseholdImporter):
         if moved:
             Assignment.objects.bulk_update(moved, ["member", "updated_at"], batch_size=BATCH)
         if new or moved:
-            self.outcome.village_ids |= {r["village_id"] for r in self.records if r["action"] != "unchanged"}
+            self.result.village_ids |= {r["village_id"] for r in self.records if r["action"] != "unchanged"}
 
     def _user_or_none(self):
         return self.user if self.user is not None and self.user.is_authenticated else None
