@@ -24,9 +24,9 @@ from import_export.admin import ExportMixin, ImportExportMixin
 from outreach.accounts.admin_base import CountyFilter, OutreachModelAdmin, extend_admin
 from outreach.campaigns.models import Assignment
 from outreach.dataio import jobs
+from outreach.dataio.columns import KINDS
 from outreach.dataio.exporters import EXPORT_KINDS, write_template
 from outreach.dataio.forms import UploadForm
-from outreach.dataio.headers import KINDS
 from outreach.dataio.models import ExportJob, ImportJob
 from outreach.dataio.readers import UploadRefused
 from outreach.dataio.resources import RESOURCES
@@ -151,10 +151,17 @@ ERROR_COLUMNS = [
 ]
 
 
+def _error_text(error: dict) -> str:
+    """The message; one said for many rows names them (行号 then holds the first)."""
+    if error.get("count"):
+        return f"{error.get('rows', '')}（共{error['count']}行）：{error.get('message', '')}"
+    return error.get("message", "")
+
+
 def errors_workbook(job: ImportJob) -> bytes:
     """The job's errors as an .xlsx a clerk can sort and fix from."""
     rows = (
-        [error.get("sheet", ""), error.get("row") or None, error.get("column", ""), error.get("message", "")]
+        [error.get("sheet", ""), error.get("row") or None, error.get("column", ""), _error_text(error)]
         for error in job.errors
     )
     return xlsx.workbook_bytes(
@@ -259,8 +266,11 @@ class ImportJobAdmin(_JobAdmin):
         self._post_only(request)
         job = _own_job_or_404(ImportJob, request, pk)
         jobs.confirm_import(job)
-        # No flash message: the job page states where the job is (a message saying "正在写入" beside a job
-        # that finished inside the request, as under make run, contradicted it).
+        job.refresh_from_db()
+        # Finished already (in development the worker runs inside this request): say what was written. Otherwise
+        # no flash: the job page states where the job is, and a "正在写入" message could outlive the job.
+        if job.status == ImportJob.Status.DONE:
+            messages.success(request, f"已导入：新增{job.new}，更新{job.updated}，未变{job.unchanged}。")
         return redirect("admin:dataio_importjob_progress", job.pk)
 
     def cancel_view(self, request, pk):

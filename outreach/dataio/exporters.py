@@ -24,8 +24,9 @@ from outreach.accounts.privacy import display_phone
 from outreach.accounts.services import record_access
 from outreach.campaigns.models import Assignment
 from outreach.dataio import permissions
-from outreach.dataio.headers import EXPORT_COLUMNS, KINDS, header
-from outreach.dataio.importers import pick_campaign, scoped
+from outreach.dataio.columns import EXPORT_COLUMNS, KINDS, export_columns
+from outreach.dataio.importers import pick_campaign
+from outreach.dataio.permissions import scoped
 from outreach.lib import metrics, xlsx
 from outreach.people.models import Household, PartyMember
 from outreach.registrations.models import RegistrationReport
@@ -38,25 +39,6 @@ EXPORT_KINDS = {
     "registrations": "国家反诈中心App注册通报",
     "visits": "走访记录",
 }
-
-# How the typed columns are written; every other column is text (phones, names, codes stay text).
-_COLUMN_OPTIONS = {
-    "seq": {"kind": "number"},
-    "household_id": {"kind": "number"},
-    "member_id": {"kind": "number"},
-    "size": {"kind": "number"},
-    "last_visit": {"kind": "date"},
-    "population": {"kind": "number", "num_format": "#,##0"},
-    "registered": {"kind": "number", "num_format": "#,##0"},
-    "verified": {"kind": "number", "num_format": "#,##0"},
-    "registration_rate": {"kind": "percent"},
-    "verification_rate": {"kind": "percent"},
-}
-
-
-def export_columns(keys: Iterable[str]) -> list[xlsx.Column]:
-    return [xlsx.Column(header(k), **_COLUMN_OPTIONS.get(k, {"kind": "text"})) for k in keys]
-
 
 VISIT_COLUMNS = [
     xlsx.Column("走访时间", kind="datetime"),

@@ -1,7 +1,7 @@
 from django import forms
 
 from outreach.campaigns.models import Campaign
-from outreach.dataio.importers import scoped
+from outreach.dataio.permissions import scoped
 from outreach.places.models import County
 
 

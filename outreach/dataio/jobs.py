@@ -17,10 +17,12 @@ from outreach.campaigns.models import Campaign
 from outreach.dataio.exporters import EXPORT_KINDS, export_file
 from outreach.dataio.models import ExportJob, ImportJob
 from outreach.dataio.readers import UploadRefused
+from outreach.dataio.results import PREVIEW_VALUE_CHARS
 from outreach.dataio.services import cleanup_jobs, discard_file, export_dir, import_file
 from outreach.places.models import Town
 
 logger = logging.getLogger(__name__)
+__all__ = ["PREVIEW_VALUE_CHARS", "cancel_import", "confirm_import", "rerun_job", "run_import", "start_import"]
 
 
 def _progress_updater(model, pk):
@@ -44,7 +46,11 @@ def enqueue_export(job: ExportJob) -> None:
 
 
 def start_import(user, kind, stored_path, file_name, county=None, options=None) -> ImportJob:
-    """A job that first checks the file (preview); ``confirm_import`` then writes it."""
+    """A job that first checks the file (preview); ``confirm_import`` then writes it.
+
+    ``stored_path`` is a file ``services.store_upload`` has stored and checked: the job reads it for the
+    preview and once more for the write, without checking it again.
+    """
     job = ImportJob.objects.create(
         kind=kind,
         user=user,
@@ -92,27 +98,6 @@ def cancel_import(job: ImportJob) -> None:
         )
 
 
-# What a job row keeps of the file: enough to show the clerk, never a copy of the data.
-PREVIEW_VALUE_CHARS = 60
-ERROR_MESSAGE_CHARS = 200
-
-
-def _shorten(text, limit: int):
-    text = "" if text is None else str(text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _small_preview(rows: list[dict]) -> list[dict]:
-    return [
-        {**row, "values": {k: _shorten(v, PREVIEW_VALUE_CHARS) for k, v in (row.get("values") or {}).items()}}
-        for row in rows
-    ]
-
-
-def _small_error(error: dict) -> dict:
-    return {k: _shorten(v, ERROR_MESSAGE_CHARS) if isinstance(v, str) else v for k, v in error.items()}
-
-
 def run_import(job_id: int) -> None:
     """The task body: check (and, once confirmed, write) the job's file."""
     cleanup_jobs()
@@ -135,6 +120,7 @@ def run_import(job_id: int) -> None:
             campaign=options.get("campaign") or None,
             dry_run=not job.confirmed,
             progress=_progress_updater(ImportJob, job.pk),
+            stored=True,
         )
     except UploadRefused as exc:
         discard_file(job.stored_path)
@@ -144,19 +130,7 @@ def run_import(job_id: int) -> None:
         logger.exception("import job %s failed", job_id)
         _finish(job, ImportJob.Status.FAILED, message=f"导入失败，没有写入任何数据：{exc}")
         return
-    fields = {
-        "rows": report.rows,
-        "new": report.new,
-        "updated": report.updated,
-        "unchanged": report.unchanged,
-        "errors": [_small_error(e.as_dict()) for e in report.errors],
-        "preview": {
-            "rows": _small_preview(report.preview),
-            "notes": [_shorten(n, ERROR_MESSAGE_CHARS) for n in report.notes],
-            "county": report.county,
-        },
-        "message": _shorten("；".join(report.notes), ERROR_MESSAGE_CHARS * 2),
-    }
+    fields = report.job_fields()
     if report.errors:
         discard_file(job.stored_path)
         more = f"（另有{report.more_errors}处未列出）" if report.more_errors else ""

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from outreach.dataio.headers import KINDS, header, key_for, norm_header
+from outreach.dataio.columns import KINDS, header, key_for, norm_header
 from outreach.lib.uploads import UploadRefused, check_rows, check_upload
 
 __all__ = ["UploadRefused", "Sheet", "check_upload", "read_sheets"]

@@ -11,11 +11,10 @@ import tempfile
 from pathlib import Path
 
 from import_export import fields, resources
-from import_export.results import Error, Result, RowResult
 
 from outreach.campaigns.models import Assignment
+from outreach.dataio.columns import EXPORT_COLUMNS, header
 from outreach.dataio.exporters import export_dataset
-from outreach.dataio.headers import EXPORT_COLUMNS, header
 from outreach.dataio.services import find_county, import_file
 from outreach.lib import xlsx
 from outreach.people.models import Household, PartyMember
@@ -49,14 +48,7 @@ class FastPathResource(resources.ModelResource):
                 as_of=self.as_of,
                 dry_run=dry_run,
             )
-        result = Result()
-        result.diff_headers = list(dataset.headers or [])
-        result.totals[RowResult.IMPORT_TYPE_NEW] = report.new
-        result.totals[RowResult.IMPORT_TYPE_UPDATE] = report.updated
-        result.totals[RowResult.IMPORT_TYPE_SKIP] = report.unchanged
-        result.total_rows = report.rows
-        for error in report.errors:
-            result.append_base_error(Error(ValueError(str(error)), number=error.row))
+        result = report.library_result(dataset.headers or [])
         if raise_errors and report.errors:
             raise ValueError("\n".join(str(e) for e in report.errors[:20]))
         return result

@@ -9,7 +9,6 @@ import datetime as dt
 import logging
 import shutil
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
@@ -20,52 +19,16 @@ from outreach.accounts.models import AccessLog
 from outreach.accounts.services import record_access
 from outreach.campaigns.rules import CampaignRefused
 from outreach.dataio import permissions
-from outreach.dataio.headers import KINDS
-from outreach.dataio.importers import IMPORTERS, RowError, pick_campaign, scoped
+from outreach.dataio.columns import KINDS
+from outreach.dataio.importers import IMPORTERS, pick_campaign
+from outreach.dataio.permissions import scoped
 from outreach.dataio.readers import UploadRefused, check_upload, read_sheets
+from outreach.dataio.results import ImportResult
 from outreach.lib.names import clean_name
 from outreach.lib.signals import field_data_changed, registration_data_changed
 from outreach.places.models import County
 
 logger = logging.getLogger(__name__)
-MAX_ERRORS = 2000
-
-
-@dataclass
-class ImportReport:
-    kind: str
-    file_name: str
-    rows: int = 0
-    new: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    errors: list[RowError] = field(default_factory=list)
-    more_errors: int = 0
-    preview: list[dict] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    written: bool = False
-    dry_run: bool = False
-    county: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-    def as_json(self) -> dict:
-        return {
-            "kind": self.kind,
-            "file": self.file_name,
-            "county": self.county,
-            "rows": self.rows,
-            "new": self.new,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "written": self.written,
-            "dry_run": self.dry_run,
-            "notes": self.notes,
-            "errors": [e.as_dict() for e in self.errors],
-            "more_errors": self.more_errors,
-        }
 
 
 def find_county(user, value) -> County:
@@ -83,13 +46,20 @@ def find_county(user, value) -> County:
     return county
 
 
-def _county_from(user, sheets) -> County | None:
+def named_county(sheets) -> County | None:
+    """The county the sheets' titles, 填报单位 lines or sheet names name first (any county of the city)."""
+    texts = " ".join(" ".join([s.title, *s.meta, s.name]) for s in sheets)
+    found = [(texts.find(c.name), c) for c in County.objects.all() if c.name in texts]
+    return min(found, key=lambda hit: hit[0])[1] if found else None
+
+
+def _county_from(user, named: County | None) -> County | None:
+    """The county a file goes into when none was chosen: the one its title names if the user may import there,
+    else the user's own."""
+    if named is not None and scoped(user, County.objects.filter(pk=named.pk)).exists():
+        return named
     if user is not None and getattr(user, "county_id", None):
         return user.county
-    texts = " ".join(" ".join([s.title, *s.meta, s.name]) for s in sheets)
-    for county in scoped(user, County.objects.all()):
-        if county.name in texts:
-            return county
     return None
 
 
@@ -105,22 +75,29 @@ def import_file(
     dry_run: bool = False,
     progress=None,
     request=None,
-) -> ImportReport:
-    """Check ``path`` as a sheet of ``kind``; unless ``dry_run`` or refused, write it in one transaction."""
+    stored: bool = False,
+) -> ImportResult:
+    """Check ``path`` as a sheet of ``kind``; unless ``dry_run`` or refused, write it in one transaction.
+
+    ``stored`` says the file came through ``store_upload``, which has checked it (type, size, zip bomb)
+    already: a job's file is then read once for its preview and once for its write, and checked only once.
+    """
     if kind not in IMPORTERS:
         raise UploadRefused(f"不认识的导入类型“{kind}”，可选：{'、'.join(KINDS)}")
     permissions.require(user, "import", kind, KINDS[kind]["label"])
     path = Path(path)
     file_name = file_name or path.name
-    report = ImportReport(kind=kind, file_name=file_name, dry_run=dry_run)
-    check_upload(path, file_name)
+    result = ImportResult(kind=kind, file_name=file_name, dry_run=dry_run)
+    if not stored:
+        check_upload(path, file_name)
     if progress:
         progress("读取文件", 0, 1)
     sheets = read_sheets(path, file_name, kind)
-    county_obj = find_county(user, county) if county else _county_from(user, sheets)
+    named = named_county(sheets)
+    county_obj = find_county(user, county) if county else _county_from(user, named)
     if county_obj is None and kind != "registrations":
         raise UploadRefused("无法确定县（市、区）：请指定县（市、区），或在标题中写明")
-    report.county = county_obj.name if county_obj else ""
+    result.county = county_obj.name if county_obj else ""
     campaign_obj = None
     if kind == "responsibility":
         campaign_obj = campaign if not isinstance(campaign, str | type(None)) else None
@@ -131,7 +108,7 @@ def import_file(
                 )
             except CampaignRefused as exc:
                 raise UploadRefused(str(exc)) from exc
-    importer = IMPORTERS[kind](user, county_obj, campaign=campaign_obj, as_of=as_of)
+    importer = IMPORTERS[kind](user, county_obj, campaign=campaign_obj, as_of=as_of, result=result)
     importer.source = file_name
     total = sum(s.size for s in sheets) or 1
     done = 0
@@ -145,46 +122,44 @@ def import_file(
     if progress:
         progress("检查数据", total, total)
     importer.finish_check()
-    outcome = importer.outcome
-    report.rows = done if kind != "registrations" else outcome.new + outcome.updated + outcome.unchanged
-    report.rows = max(report.rows, outcome.new + outcome.updated + outcome.unchanged)
-    report.new, report.updated, report.unchanged = outcome.new, outcome.updated, outcome.unchanged
-    report.errors = outcome.errors[:MAX_ERRORS]
-    report.more_errors = max(len(outcome.errors) - MAX_ERRORS, 0)
-    report.preview, report.notes = outcome.preview, outcome.notes
-    if report.errors:
-        report.new = report.updated = report.unchanged = 0
-    if dry_run:
-        return report
-    if not report.errors:
+    counted = result.new + result.updated + result.unchanged
+    result.rows = max(done if kind != "registrations" else counted, counted)
+    lead = None
+    if county_obj is not None and kind != "registrations":
+        allowed = list(scoped(user, County.objects.order_by("code")).values_list("name", flat=True))
+        lead = importer.origin_error(named if named not in (None, county_obj) else None, allowed)
+    error_count = len(result.errors) + (lead is not None)
+    result.finish_errors(lead)
+    if not dry_run and result.ok:
         if progress:
             progress("写入数据库", 95, 100)
         with transaction.atomic():
             importer.write()
-            report.written = True
-            village_ids, county_ids, dates = set(outcome.village_ids), set(outcome.county_ids), set(outcome.dates)
+            result.written = True
+            village_ids, county_ids, dates = set(result.village_ids), set(result.county_ids), set(result.dates)
             if village_ids:
                 transaction.on_commit(lambda: field_data_changed.send(sender=IMPORTERS[kind], village_ids=village_ids))
             if county_ids:
                 transaction.on_commit(
                     lambda: registration_data_changed.send(sender=IMPORTERS[kind], county_ids=county_ids, dates=dates)
                 )
-        report.notes = outcome.notes
+    if dry_run:
+        return result
     detail = (
-        f"新增{report.new} 更新{report.updated} 未变{report.unchanged}"
-        if report.written
-        else f"有{len(outcome.errors)}处错误，未写入"
+        f"新增{result.new} 更新{result.updated} 未变{result.unchanged}"
+        if result.written
+        else f"有{error_count}处错误，未写入"
     )
     record_access(
         user,
         AccessLog.Kind.IMPORT,
         KINDS[kind]["label"],
-        rows=report.rows,
+        rows=result.rows,
         filename=file_name,
-        detail=f"{report.county} {detail}".strip(),
+        detail=f"{result.county} {detail}".strip(),
         request=request,
     )
-    return report
+    return result
 
 
 # -- uploaded files -----------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 
 from outreach.accounts.models import User
-from outreach.dataio.headers import KINDS
+from outreach.dataio.columns import KINDS
 from outreach.dataio.readers import UploadRefused
 from outreach.dataio.services import import_file
 

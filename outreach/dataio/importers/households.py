@@ -1,0 +1,273 @@
+"""住户花名册: households matched by 户编号, else village + 户主姓名 + phone (or address), written in bulk."""
+
+from django.db import connection
+from django.db.models import Q
+from django.utils import timezone
+
+from outreach.dataio.cells import is_masked, text
+from outreach.dataio.columns import header
+from outreach.dataio.importers.base import PREVIEW_ROWS, Importer
+from outreach.dataio.permissions import scoped
+from outreach.dataio.results import RowError
+from outreach.dataio.writers import chunks, insert_rows, reserve_ids
+from outreach.lib.names import clean_name
+from outreach.lib.phones import mask_phone
+from outreach.people.models import Household
+
+
+class HouseholdImporter(Importer):
+    """住户花名册: households matched by 户编号, else village + 户主姓名 + phone (or address)."""
+
+    kind = "households"
+    subject = "住户花名册"
+    preview_keys = ("town", "village", "grid", "head_name", "address", "size", "household_id")
+    flag_keys = ("elderly_alone", "left_behind", "student_family", "no_smartphone")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.load_places()
+        self.records: list[dict] = []
+        self.keys_seen: dict[tuple, int] = {}
+
+    def parse_household(self, row_no, values):
+        ok = True
+        town_id, town_ok = self.town_of(row_no, values)
+        ok &= town_ok
+        village_id = self.village_of(row_no, values, town_id) if town_ok else None
+        ok &= village_id is not None
+        head = clean_name(text(values.get("head_name")))[:30]
+        if not head:
+            self.error(row_no, "head_name", "不能为空")
+            ok = False
+        raw_phone = values.get("head_phone")
+        masked = is_masked(raw_phone)
+        phone, phone_ok = ("", True) if masked else self.clean(row_no, values, "head_phone")
+        size, size_ok = self.clean(row_no, values, "size")
+        hid, id_ok = self.clean(row_no, values, "household_id")
+        ok &= phone_ok and size_ok and id_ok
+        if masked and hid is None:
+            self.error(row_no, "head_phone", "电话号码被隐藏（带*），请填写完整号码")
+            ok = False
+        flags = {}
+        for key in self.flag_keys:
+            if key in values and values[key] not in (None, ""):
+                flags[key], flag_ok = self.clean(row_no, values, key)
+                ok &= flag_ok
+        note = text(values.get("note"))[:200]
+        if "独居" in note and "elderly_alone" not in flags:
+            flags["elderly_alone"] = True
+        if not ok:
+            return None
+        grid = self.grid_of(values, village_id)
+        address = text(values.get("address"))[:200]
+        rec = {
+            "row": row_no,
+            "sheet": self.sheet.name,
+            "id": hid,
+            "head_name": head,
+            "phone": phone,
+            "masked_phone": text(raw_phone) if masked else None,
+            "address": address,
+            "size": size,
+            "note": note,
+            "village_id": village_id,
+            "grid": grid,
+            "flags": flags,
+        }
+        key = (village_id, head, "p", phone) if phone else (village_id, head, "a", address)
+        if hid is None and not masked:
+            if key in self.keys_seen:
+                self.error(row_no, "head_name", f"与本表第{self.keys_seen[key]}行是同一户（户主姓名和电话/住址相同）")
+                return None
+            self.keys_seen[key] = row_no
+        rec["key"] = key
+        return rec
+
+    def check_row(self, row_no, values):
+        rec = self.parse_household(row_no, values)
+        if rec is not None:
+            rec["values"] = values if len(self.records) < PREVIEW_ROWS else None
+            self.records.append(rec)
+
+    def load_households(self):
+        """Existing households of the file's villages and of every 户编号 in it, in scope, a few queries."""
+        village_ids = {r["village_id"] for r in self.records}
+        ids = {r["id"] for r in self.records if r["id"] is not None}
+        self.existing: dict[int, tuple] = {}
+        self.by_key: dict[tuple, int] = {}
+        self.claimed: dict[int, int] = {}
+        cols = ("pk", "head_name", "phone", "address", "size", "note", "village_id", "grid_id", *self.flag_keys)
+        base = scoped(self.user, Household.objects.filter(county=self.county))
+        queries = [Q(village_id__in=c) for c in chunks(sorted(village_ids), 500)]
+        queries += [Q(pk__in=c) for c in chunks(sorted(ids), 500)]
+        for q in queries:
+            for row in base.filter(q).values_list(*cols).iterator(chunk_size=5000):
+                if row[0] in self.existing:
+                    continue
+                self.existing[row[0]] = row
+                pk, head, phone, address, _size, _note, village_id = row[:7]
+                if phone:
+                    self.by_key.setdefault((village_id, clean_name(head), "p", phone), pk)
+                # By address as well: a row without a phone finds a household that has one, and a row with a
+                # phone finds the same household recorded earlier without one.
+                self.by_key.setdefault((village_id, clean_name(head), "a", address), pk)
+
+    def resolve_household(self, rec) -> bool:
+        """Sets rec["pk"] (None when new) and rec["changed"]; False after an error."""
+        if rec["id"] is not None:
+            row = self.existing.get(rec["id"])
+            if row is None:
+                self.sheet_name_error(rec, "household_id", f"户编号 {rec['id']} 不存在或不在您的管辖范围内")
+                return False
+            if rec["masked_phone"] is not None:
+                if mask_phone(row[2]) != rec["masked_phone"]:
+                    self.sheet_name_error(rec, "head_phone", "电话号码被隐藏（带*），只能原样保留或填写完整号码")
+                    return False
+                rec["phone"] = row[2]
+            rec["pk"] = rec["id"]
+        else:
+            rec["pk"] = self.by_key.get(rec["key"])
+            if rec["pk"] is None and rec["phone"] and rec["address"]:
+                pk = self.by_key.get((rec["village_id"], rec["head_name"], "a", rec["address"]))
+                if pk is not None and not self.existing[pk][2]:
+                    rec["pk"] = pk
+        if rec["pk"] is not None:
+            first = self.claimed.setdefault(rec["pk"], (rec["sheet"], rec["row"]))
+            if first != (rec["sheet"], rec["row"]):
+                where = f"第{first[1]}行" if first[0] == rec["sheet"] else f"“{first[0]}”第{first[1]}行"
+                self.sheet_name_error(rec, "head_name", f"与本表{where}是同一户")
+                return False
+        if rec["pk"] is None:
+            rec["changed"] = True
+            return True
+        row = self.existing[rec["pk"]]
+        current = dict(
+            zip(
+                ("pk", "head_name", "phone", "address", "size", "note", "village_id", "grid_id", *self.flag_keys),
+                row,
+                strict=True,
+            )
+        )
+        grid_id = self.grids.get(rec["grid"]) if rec["grid"] else current["grid_id"]
+        if rec["grid"] and grid_id is None:
+            grid_id = "new"
+        wanted = {
+            "head_name": rec["head_name"],
+            "phone": rec["phone"],
+            "address": rec["address"] or current["address"],
+            "size": rec["size"] if rec["size"] is not None else current["size"],
+            "note": rec["note"],
+            "village_id": rec["village_id"],
+            "grid_id": grid_id,
+        }
+        for key in self.flag_keys:
+            wanted[key] = rec["flags"].get(key, current[key])
+        rec["changed"] = any(wanted[k] != current[k] for k in wanted)
+        return True
+
+    def sheet_name_error(self, rec, key, message):
+        column = self._headers.get(rec["sheet"], {}).get(key) or header(key)
+        self.result.errors.append(RowError(rec["sheet"], rec["row"], column, message))
+
+    def finish_check(self):
+        self.load_households()
+        good = []
+        for rec in self.records:
+            if self.resolve_household(rec):
+                good.append(rec)
+        self.records = good
+        self.tally()
+        self.grid_note()
+
+    def tally(self):
+        for rec in self.records:
+            action = "new" if rec["pk"] is None else ("updated" if rec["changed"] else "unchanged")
+            rec["action"] = action
+            self.count(action)
+            if rec.get("values") is not None and len(self.result.preview) < PREVIEW_ROWS:
+                self.result.preview.append(
+                    {
+                        "action": action,
+                        "sheet": rec["sheet"],
+                        "row": rec["row"],
+                        "values": {header(k): text(v) for k, v in rec["values"].items() if k in self.preview_keys},
+                    }
+                )
+            rec.pop("values", None)
+
+    def household_obj(self, rec, pk=None) -> Household:
+        town_id = self.village_names[rec["village_id"]][1]
+        grid_id = self.grids.get(rec["grid"]) if rec["grid"] else None
+        obj = Household(
+            pk=pk,
+            head_name=rec["head_name"],
+            phone=rec["phone"],
+            address=rec["address"],
+            size=rec["size"] or 1,
+            note=rec["note"],
+            village_id=rec["village_id"],
+            town_id=town_id,
+            county_id=self.county.pk,
+            grid_id=grid_id,
+            **{k: rec["flags"].get(k, False) for k in self.flag_keys},
+        )
+        return obj
+
+    def write_households(self):
+        self.create_grids()
+        now = timezone.now()
+        new = [r for r in self.records if r["pk"] is None]
+        stamp = connection.ops.adapt_datetimefield_value(now)
+        fields = ["id", "head_name", "phone", "address", "size", "note", "county", "town", "village", "grid",
+                  *self.flag_keys, "created_at", "updated_at"]  # fmt: skip
+        rows = []
+        for rec, pk in zip(new, reserve_ids(Household, len(new)), strict=True):
+            rec["pk"] = pk
+            flags = rec["flags"]
+            rows.append(
+                (
+                    pk, rec["head_name"], rec["phone"], rec["address"], rec["size"] or 1, rec["note"],
+                    self.county.pk, self.village_names[rec["village_id"]][1], rec["village_id"],
+                    self.grids.get(rec["grid"]) if rec["grid"] else None,
+                    *(bool(flags.get(k, False)) for k in self.flag_keys), stamp, stamp,
+                )
+            )  # fmt: skip
+        insert_rows(Household, fields, rows)
+        del rows
+        changed = [r for r in self.records if r["action"] == "updated"]
+        cols = ("pk", "head_name", "phone", "address", "size", "note", "village_id", "grid_id", *self.flag_keys)
+        for chunk in chunks(changed):
+            objs = []
+            for rec in chunk:
+                current = dict(zip(cols, self.existing[rec["pk"]], strict=True))
+                obj = self.household_obj(rec, pk=rec["pk"])
+                if not rec["address"]:
+                    obj.address = current["address"]
+                if rec["size"] is None:
+                    obj.size = current["size"]
+                if not rec["grid"]:
+                    obj.grid_id = current["grid_id"]
+                for key in self.flag_keys:
+                    setattr(obj, key, rec["flags"].get(key, current[key]))
+                obj.updated_at = now
+                objs.append(obj)
+            Household.objects.bulk_update(
+                objs,
+                [
+                    "head_name",
+                    "phone",
+                    "address",
+                    "size",
+                    "note",
+                    "village",
+                    "town",
+                    "county",
+                    "grid",
+                    *self.flag_keys,
+                    "updated_at",
+                ],
+            )
+        self.result.village_ids |= {r["village_id"] for r in self.records if r["action"] != "unchanged"}
+
+    def write(self):
+        self.write_households()
