@@ -388,6 +388,9 @@ def test_it_lets_only_the_city_issue_city_bulletins(places, users, client):
         client.post("/dashboard/bulletins/issue/", {"date": "2021-08-13", "metric": "registration_rate"}).status_code
         == 403
     )
+    make_campaign()
+    make_household(places.zhouzhuang)  # 龙兴镇 has an 入户率 (0 of 1), so the bulletin is not empty
+    rebuild_summaries()
     response = client.post(
         "/dashboard/bulletins/issue/", {"date": "2021-08-13", "metric": "visit_rate", "county": places.xinjiang.pk}
     )

@@ -146,6 +146,8 @@ class Bulletin(AppendOnlyModel):
         verbose_name="签发人",
     )
     issued_at = models.DateTimeField("签发时间", auto_now_add=True)
+    main_recipients = models.CharField("主送", max_length=300, blank=True)
+    copy_to = models.CharField("抄送", max_length=300, blank=True)
     note = models.TextField("说明", blank=True)
 
     class Meta:
