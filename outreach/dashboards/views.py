@@ -416,8 +416,10 @@ def _draft_fields(user, data) -> dict:
 @login_required
 def bulletin_draft(request):
     """拟稿 and 预览: the form, and below it the bulletin exactly as 签发 would freeze it."""
+    data = request.GET.copy()
+    data.setdefault("date", f"{queries.default_as_of():%Y-%m-%d}")
     try:
-        fields = _draft_fields(request.user, request.GET)
+        fields = _draft_fields(request.user, data)
     except ValueError as exc:
         messages.error(request, str(exc))
         return redirect("dashboards:bulletin_list")
