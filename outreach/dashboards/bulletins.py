@@ -49,6 +49,8 @@ class Draft:
     note: str
     lines: list[dict] = field(default_factory=list)
     issued_on: dt.date | None = None  # 成文日期, once issued
+    supervision_report: list[dict] = field(default_factory=list)  # 上期督办整改情况
+    orders: list[str] = field(default_factory=list)  # units given a 督办单 by this bulletin
     pk: int | None = None
 
     @property
@@ -100,6 +102,7 @@ class Draft:
                 ]
                 for line in self.lines
             ],
+            "supervision": self.supervision_report,
         }
         text = json.dumps(payload, ensure_ascii=False, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:32]
@@ -182,6 +185,9 @@ def draft_bulletin(
         copy_to=(copy_to or "").strip(),
         note=(note or "").strip(),
     )
+    from outreach.dashboards.supervision import report_for_next, streak_threshold
+
+    draft.supervision_report = report_for_next(previous)
     ranked = [r for r in result.rows if r["rank"] is not None]
     bottom_codes = {r["code"] or str(r["pk"]) for r in ranked[-BOTTOM:]} if len(ranked) > BOTTOM else set()
     for position, row in enumerate(result.rows, start=1):
@@ -197,6 +203,7 @@ def draft_bulletin(
                 "bottom_streak": previous_streaks.get(code, 0) + 1 if code in bottom_codes else 0,
             }
         )
+    draft.orders = [line["name"] for line in draft.lines if line["bottom_streak"] >= streak_threshold()]
     return draft
 
 
@@ -231,6 +238,7 @@ def issue_bulletin(*, as_of, metric: str, user=None, digest: str = "", **fields)
             copy_to=draft.copy_to[:300],
             issued_by=user if user is not None and user.is_authenticated else None,
             note=draft.note,
+            supervision_report=draft.supervision_report,
         )
         BulletinLine.objects.bulk_create(
             [
@@ -242,6 +250,9 @@ def issue_bulletin(*, as_of, metric: str, user=None, digest: str = "", **fields)
                 for line in draft.lines
             ]
         )
+        from outreach.dashboards.supervision import open_for_bulletin
+
+        open_for_bulletin(bulletin, user=user)
     return bulletin
 
 
@@ -262,6 +273,8 @@ def frozen_draft(bulletin) -> Draft:
         note=bulletin.note,
         issued_on=timezone.localdate(bulletin.issued_at),
         pk=bulletin.pk,
+        supervision_report=list(bulletin.supervision_report),
+        orders=list(bulletin.orders.order_by("pk").values_list("unit_name", flat=True)),
     )
     for line in bulletin.lines.all():
         draft.lines.append(
@@ -319,6 +332,14 @@ def present(draft: Draft, streak_n: int) -> dict:
         "flagged": [line for line in lines if line["flagged"]],
         "streak_n": streak_n,
         "extra_column": metric.key not in SHOWN_RATES,
+        "orders": [f"对{name}发出督办单，限期报送整改措施。" for name in draft.orders],
+        "previous_orders": [
+            f"{r['unit']}：{r['state']}"
+            + (f"，{r['replied_on']}回复" if r["replied_on"] else "，未回复")
+            + ("（逾期回复）" if r["late"] else "")
+            + "。"
+            for r in draft.supervision_report
+        ],
         "opening": (
             f"现将截至{day}{draft.scope_text}{metric.name}情况通报如下（{metric.name} = {metric.definition}{campaign}）。"
         ),

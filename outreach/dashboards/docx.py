@@ -97,10 +97,10 @@ def supervision_paragraphs(shown: dict) -> list[str]:
     if flagged:
         names = "、".join(f"{line['name']}（连续{line['bottom_streak']}期）" for line in flagged)
         paragraphs.append(f"连续{shown['streak_n']}期及以上排名后三、须约谈督办：{names}。")
-    for order in shown.get("orders", ()):
-        paragraphs.append(order)
-    for text in shown.get("previous_orders", ()):
-        paragraphs.append(text)
+    paragraphs += shown.get("orders", [])
+    if shown.get("previous_orders"):
+        paragraphs.append("上期督办整改情况：")
+        paragraphs += shown["previous_orders"]
     return paragraphs or ["本期无须督办的单位。"]
 
 
