@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 DEV_ENV := DJANGO_DEBUG=1
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: run setup test test-sqlite test-postgres lint browser-deps clean
+.PHONY: run setup test test-sqlite test-postgres lint browser-deps office-deps clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,7 @@ run: setup
 	$(DEV_ENV) $(PY) manage.py runserver 127.0.0.1:8000
 
 ## make test: installs what the tests need, then lint, checks and the suite on SQLite and on PostgreSQL.
-test: setup browser-deps lint test-sqlite test-postgres
+test: setup browser-deps office-deps lint test-sqlite test-postgres
 
 browser-deps:
 	@if command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi "noto.*cjk"; then \
@@ -34,6 +34,17 @@ browser-deps:
 		|| { echo "安装 chromium / fonts-noto-cjk 失败"; exit 1; }; \
 	else \
 		echo "缺少 chromium 或 fonts-noto-cjk：请以 root 运行 apt-get install -y chromium fonts-noto-cjk"; exit 1; \
+	fi
+
+## office-deps: LibreOffice (headless, no GUI) and poppler, for the check that the Word 通报 converts to PDF.
+office-deps:
+	@if command -v soffice >/dev/null 2>&1 && command -v pdftotext >/dev/null 2>&1; then \
+		echo "LibreOffice 与 poppler-utils 已安装"; \
+	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libreoffice-writer-nogui poppler-utils >/dev/null) \
+		|| { echo "安装 libreoffice-writer-nogui / poppler-utils 失败"; exit 1; }; \
+	else \
+		echo "缺少 LibreOffice 或 poppler-utils：请以 root 运行 apt-get install -y libreoffice-writer-nogui poppler-utils"; exit 1; \
 	fi
 
 lint: setup

@@ -24,7 +24,7 @@ from django.test import Client
 from django.utils import timezone
 
 from outreach.campaigns.models import Campaign
-from outreach.dashboards.services import issue_bulletin
+from outreach.dashboards.bulletins import EmptyBulletin, default_metric, issue_bulletin
 from outreach.dataio.exporters import export_file
 from outreach.lib import metrics as m
 from outreach.places.models import County, Town, Village
@@ -144,10 +144,17 @@ def assert_agree(client, tmp_path, as_of, city_user):
         page = from_html(client.get(f"{url}?date={date}").content.decode())
         excel = from_xlsx(client.get(f"{url}?date={date}&export=xlsx").content, "单位")
         board = from_leaderboard(as_of, level, county)
-        bulletin = issue_bulletin(
-            as_of=as_of, metric="registration_rate", user=city_user, level=level, parent_county=county
-        )
-        frozen = from_html(client.get(f"/dashboard/bulletins/{bulletin.pk}/").content.decode())
+        # The draft's preview, and the bulletin when it may be issued (a county's towns may have no figure).
+        metric = default_metric(level, county, as_of).key
+        query = f"date={date}&metric={metric}" + (f"&county={county.pk}" if county else "")
+        preview = from_html(client.get(f"/dashboard/bulletins/draft/?{query}").content.decode())
+        try:
+            bulletin = issue_bulletin(as_of=as_of, metric=metric, user=city_user, level=level, parent_county=county)
+        except EmptyBulletin:
+            frozen = preview
+        else:
+            frozen = from_html(client.get(f"/dashboard/bulletins/{bulletin.pk}/").content.decode())
+        assert preview == frozen, url
         assert set(page) == set(excel) == set(board) == set(frozen) and page, url
         for name, values in page.items():
             assert excel[name] == values, (url, name, "Excel")

@@ -17,8 +17,9 @@ from django.utils import timezone
 from outreach.accounts.models import Role
 from outreach.campaigns.models import Assignment
 from outreach.campaigns.rules import CampaignRefused, import_campaign, page_campaign, visit_campaign
+from outreach.dashboards.bulletins import issue_bulletin
 from outreach.dashboards.models import Bulletin
-from outreach.dashboards.services import issue_bulletin
+from outreach.dashboards.services import rebuild_summaries
 from outreach.dataio.readers import UploadRefused
 from outreach.dataio.services import import_file
 from outreach.visits.models import FraudType, Visit
@@ -157,7 +158,9 @@ def test_it_names_the_default_and_offers_the_choice_where_two_run(world, places,
     bulletins = client.get("/dashboard/bulletins/").content.decode()
     assert "新绛县各乡镇（街道）：<strong>" in bulletins and 'name="campaign"' in bulletins
 
-    # A bulletin signed for 新绛专项 keeps that campaign.
+    # A bulletin signed for 新绛专项 keeps that campaign (a household gives 新绛's towns an 入户率).
+    factories.make_household(places.zhouzhuang)
+    rebuild_summaries()
     client.post(
         "/dashboard/bulletins/issue/",
         {"county": places.xinjiang.pk, "date": today, "metric": "visit_rate", "campaign": world.xinjiang_own.pk},

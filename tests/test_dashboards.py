@@ -13,6 +13,7 @@ from django.utils import timezone
 from openpyxl import load_workbook
 
 from outreach.accounts.models import AccessLog
+from outreach.dashboards.bulletins import issue_bulletin
 from outreach.dashboards.models import Bulletin, BulletinLine, PendingVillage, VillageDaySummary
 from outreach.dashboards.queries import (
     households_never_visited,
@@ -21,7 +22,7 @@ from outreach.dashboards.queries import (
     ranking,
     villages_below_target,
 )
-from outreach.dashboards.services import issue_bulletin, rebuild_summaries, refresh_pending
+from outreach.dashboards.services import rebuild_summaries, refresh_pending
 from outreach.dashboards.tasks import refresh_summaries
 from outreach.lib import metrics as m
 from outreach.places.models import County
@@ -448,6 +449,9 @@ def test_it_lets_only_the_city_issue_city_bulletins(places, users, client):
         client.post("/dashboard/bulletins/issue/", {"date": "2021-08-13", "metric": "registration_rate"}).status_code
         == 403
     )
+    make_campaign()
+    make_household(places.zhouzhuang)  # 龙兴镇 has an 入户率 (0 of 1), so the bulletin is not empty
+    rebuild_summaries()
     response = client.post(
         "/dashboard/bulletins/issue/", {"date": "2021-08-13", "metric": "visit_rate", "county": places.xinjiang.pk}
     )

@@ -146,6 +146,11 @@ class Bulletin(AppendOnlyModel):
         verbose_name="签发人",
     )
     issued_at = models.DateTimeField("签发时间", auto_now_add=True)
+    main_recipients = models.CharField("主送", max_length=300, blank=True)
+    copy_to = models.CharField("抄送", max_length=300, blank=True)
+    supervision_report = models.JSONField(
+        "上期督办整改情况", default=list, blank=True, help_text="签发时上期督办单的状态和回复日期"
+    )
     note = models.TextField("说明", blank=True)
 
     class Meta:
@@ -194,3 +199,95 @@ class BulletinLine(AppendOnlyModel):
 
     def __str__(self):
         return f"{self.bulletin_id} {self.name}"
+
+
+class SupervisionOrder(models.Model):
+    """A 督办单: a unit told to answer with 整改措施 by a deadline, opened from a bulletin or by hand."""
+
+    class Reason(models.TextChoices):
+        STREAK = "streak", "连续排名后三"
+        MANUAL = "manual", "人工督办"
+
+    class State(models.TextChoices):
+        WAITING = "waiting", "待签收"
+        SIGNED = "signed", "已签收"
+        REPLIED = "replied", "已回复"
+        CLOSED = "closed", "已办结"
+        RETURNED = "returned", "退回"
+
+    county = models.ForeignKey(County, on_delete=models.PROTECT, related_name="+", verbose_name="县（市、区）")
+    town = models.ForeignKey(
+        Town, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name="乡镇（街道）"
+    )
+    village = models.ForeignKey(
+        Village, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name="村（社区）"
+    )
+    unit_name = models.CharField("督办单位", max_length=60)
+    reason = models.CharField("督办原因", max_length=10, choices=Reason.choices)
+    reason_text = models.CharField("原因说明", max_length=300)
+    bulletin = models.ForeignKey(
+        Bulletin, on_delete=models.PROTECT, null=True, blank=True, related_name="orders", verbose_name="来源通报"
+    )
+    deadline = models.DateField("整改期限")
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="须回复人",
+    )
+    state = models.CharField("状态", max_length=10, choices=State.choices, default=State.WAITING)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="督办人",
+    )
+    created_at = models.DateTimeField("督办时间", auto_now_add=True)
+    updated_at = models.DateTimeField("更新时间", auto_now=True)
+
+    class Meta:
+        verbose_name = "督办单"
+        verbose_name_plural = "督办单"
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["county", "state"], name="supervision_county_state_idx")]
+
+    def __str__(self):
+        return f"{self.unit_name}（{self.get_state_display()}）"
+
+    @property
+    def is_overdue(self) -> bool:
+        """逾期: past the deadline and not yet answered and closed."""
+        from django.utils import timezone
+
+        return self.state not in (self.State.REPLIED, self.State.CLOSED) and timezone.localdate() > self.deadline
+
+
+class SupervisionStep(AppendOnlyModel):
+    """One step of a 督办单 (签收, 回复 with 整改措施, 办结, 退回): who and when, never edited afterwards."""
+
+    order = models.ForeignKey(SupervisionOrder, on_delete=models.PROTECT, related_name="steps", verbose_name="督办单")
+    state = models.CharField("状态", max_length=10, choices=SupervisionOrder.State.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="操作人",
+    )
+    at = models.DateTimeField("时间", auto_now_add=True)
+    text = models.TextField("整改措施或意见", blank=True)
+    attachment = models.FileField("附件", upload_to="supervision/%Y/%m/", blank=True)
+    late = models.BooleanField("逾期办理", default=False)
+
+    class Meta:
+        verbose_name = "督办记录"
+        verbose_name_plural = "督办记录"
+        ordering = ["order_id", "at", "pk"]
+
+    def __str__(self):
+        return f"{self.order_id} {self.get_state_display()}"

@@ -14,19 +14,16 @@ from collections import defaultdict
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Max, OuterRef, Q, Subquery, Sum
+from django.db.models import Count, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from outreach.campaigns.models import Assignment, Campaign
 from outreach.dashboards.models import (
-    Bulletin,
-    BulletinLine,
     OrganizationDaySummary,
     PendingVillage,
     VillageDaySummary,
 )
-from outreach.dashboards.queries import ranking
 from outreach.people.models import Household, PartyMember, PartyOrganization
 from outreach.places.models import Village
 from outreach.visits.models import Visit
@@ -346,82 +343,3 @@ def _insert(model, columns: list[str], rows) -> int:
 
 
 # --------------------------------------------------------------------------------------------- bulletins
-
-BOTTOM = 3
-TOP = 3
-
-
-def bulletin_series(level: str, parent_county):
-    return Bulletin.objects.filter(level=level, parent_county=parent_county)
-
-
-@transaction.atomic
-def issue_bulletin(
-    *,
-    as_of,
-    metric: str,
-    user=None,
-    issuer: str = "",
-    title: str = "",
-    level: str = "county",
-    parent_county=None,
-    note="",
-    campaign=None,
-):
-    """Freeze the ranking of ``as_of`` into a numbered 通报 with every figure copied; return the bulletin.
-
-    A unit's ``bottom_streak`` counts consecutive bulletins of the same series (level and county) in which it
-    was among the last three ranked units; a unit without a figure is not ranked and breaks no streak.
-    ``campaign`` (an id or a campaign) overrides the campaign rule's default for the bulletin's place.
-    """
-    from outreach.dashboards.models import Bulletin
-    from outreach.lib import metrics as m
-
-    # Frozen for good: every visit recorded before signing counts, whatever the grace (and after a refresh
-    # already running, not beside it).
-    ensure_fresh_summaries(grace_seconds=0, wait=True)
-    metric_obj = m.get_metric(metric)
-    result = ranking(level, parent_county, as_of, metric_obj.key, campaign=campaign)
-    series = bulletin_series(level, parent_county)
-    previous = series.order_by("-issued_at", "-pk").first()
-    previous_streaks = dict(previous.lines.values_list("code", "bottom_streak")) if previous is not None else {}
-    previous_ranks = dict(previous.lines.values_list("code", "rank")) if previous is not None else {}
-    number = (series.filter(year=as_of.year).aggregate(n=Max("number"))["n"] or 0) + 1
-    scope_name = parent_county.name if parent_county else "全市"
-    bulletin = Bulletin.objects.create(
-        year=as_of.year,
-        number=number,
-        as_of=as_of,
-        level=level,
-        parent_county=parent_county,
-        metric=metric_obj.key,
-        campaign=result.campaign,
-        title=title or f"关于{scope_name}{Bulletin.Level(level).label}{metric_obj.name}排名情况的通报",
-        issuer=issuer or ("运城市委政法委" if parent_county is None else f"{parent_county.name}委政法委"),
-        issued_by=user if user is not None and user.is_authenticated else None,
-        note=note,
-    )
-    ranked = [r for r in result.rows if r["rank"] is not None]
-    bottom_codes = {r["code"] or str(r["pk"]) for r in ranked[-BOTTOM:]} if len(ranked) > BOTTOM else set()
-    lines = []
-    for position, row in enumerate(result.rows, start=1):
-        code = row["code"] or str(row["pk"])
-        streak = previous_streaks.get(code, 0) + 1 if code in bottom_codes else 0
-        lines.append(
-            BulletinLine(
-                bulletin=bulletin,
-                position=position,
-                rank=row["rank"],
-                previous_rank=previous_ranks.get(code),
-                code=code,
-                name=row["name"],
-                figures={k: row.get(k) for k in m.FIGURES} | {"report_date": _iso(row.get("report_date"))},
-                bottom_streak=streak,
-            )
-        )
-    BulletinLine.objects.bulk_create(lines)
-    return bulletin
-
-
-def _iso(day):
-    return day.isoformat() if day else None

@@ -13,6 +13,7 @@ urlpatterns = [
     path("chase/households/", views.chase_households, name="chase_households"),
     path("chase/villages/", views.chase_villages, name="chase_villages"),
     path("bulletins/", views.bulletin_list, name="bulletin_list"),
+    path("bulletins/draft/", views.bulletin_draft, name="bulletin_draft"),
     path("bulletins/issue/", views.bulletin_issue, name="bulletin_issue"),
     path("bulletins/<int:pk>/", views.bulletin_detail, name="bulletin_detail"),
 ]

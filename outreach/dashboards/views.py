@@ -1,4 +1,4 @@
-"""Dashboard pages: thin views over ``queries`` (reads) and ``services`` (issuing a 通报).
+"""Dashboard pages: thin views over ``queries`` (reads) and ``bulletins`` (drafting and issuing a 通报).
 
 A page that reads the summary rows first makes the one freshness call (``ensure_fresh_summaries``, on the
 primary) and then only reads, from the replica when one is configured.
@@ -9,11 +9,11 @@ import datetime as dt
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.dateparse import parse_date
-from django.utils.http import urlencode
+from django.utils.http import content_disposition_header, urlencode
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods
 from django_tables2 import RequestConfig
@@ -25,9 +25,9 @@ from outreach.accounts.scoping import get_in_scope_or_404, in_scope, scope_query
 from outreach.accounts.services import record_access
 from outreach.campaigns.models import Campaign
 from outreach.campaigns.rules import CampaignChoice, page_campaign
-from outreach.dashboards import charts, queries
+from outreach.dashboards import bulletins, charts, queries
 from outreach.dashboards.models import Bulletin
-from outreach.dashboards.services import ensure_fresh_summaries, issue_bulletin
+from outreach.dashboards.services import ensure_fresh_summaries
 from outreach.dashboards.tables import RankingTable, metric_column
 from outreach.lib import metrics as m
 from outreach.lib import xlsx
@@ -354,26 +354,101 @@ def bulletin_list(request):
     bulletins = (
         _bulletins_for(request.user).select_related("parent_county", "issued_by").order_by("-as_of", "-pk")[:200]
     )
-    user = request.user
+    return render(
+        request,
+        "dashboards/bulletin_list.html",
+        {"title": "通报", "bulletins": bulletins, **_draft_form_context(request.user)},
+    )
+
+
+def _draft_form_context(user) -> dict:
     may_issue_towns = user.is_superuser or user.role in (Role.CITY, Role.COUNTY)
     counties = list(scope_queryset(user, County.objects.order_by("code"))) if may_issue_towns else []
-    may_issue_city = _may_issue(request.user, None)
+    may_issue_city = _may_issue(user, None)
     as_of = queries.default_as_of()
     # What the rule takes for each scope the user may issue, so the default is named before signing.
     defaults = [("全市各县（市、区）", page_campaign(None, as_of))] if may_issue_city else []
     defaults += [(f"{c.name}各乡镇（街道）", page_campaign(c, as_of)) for c in counties]
+    return {
+        "may_issue_city": may_issue_city,
+        "issue_counties": counties,
+        "metrics": m.METRICS,
+        "as_of": as_of,
+        "campaign_defaults": defaults,
+        "campaigns": Campaign.objects.order_by("-start_date", "-pk"),
+    }
+
+
+DRAFT_TEXT_FIELDS = {"title": 200, "issuer": 100, "main_recipients": 300, "copy_to": 300, "note": 2000}
+
+
+def _draft_fields(user, data) -> dict:
+    """The draft a form names (GET for the preview, POST for the signature), checked for scope and right."""
+    parent_county = None
+    if data.get("county"):
+        parent_county = get_in_scope_or_404(user, County.objects.all(), pk=data["county"])
+    if not _may_issue(user, parent_county):
+        raise PermissionDenied("没有签发该通报的权限")
+    level = "town" if parent_county else "county"
+    day = parse_date(data.get("date") or "")
+    if day is None:
+        raise ValueError("请填写正确的数据日期（如 2021-08-13）")
+    campaign = data.get("campaign") or None
+    metric = data.get("metric") or ""
+    if metric and metric not in m.BY_KEY:
+        raise ValueError("请选择排名指标")
+    if not metric:
+        metric = bulletins.default_metric(level, parent_county, day, campaign).key
+    fields = {
+        "as_of": day,
+        "metric": metric,
+        "level": level,
+        "parent_county": parent_county,
+        "campaign": campaign,
+    }
+    for name, limit in DRAFT_TEXT_FIELDS.items():
+        if name in data:
+            value = data.get(name, "").strip()[:limit]
+            # A default shown in the draft form follows the scope and metric chosen next, unless edited.
+            if f"auto_{name}" in data and value == data[f"auto_{name}"].strip():
+                continue
+            fields[name] = value
+    return fields
+
+
+@login_required
+def bulletin_draft(request):
+    """拟稿 and 预览: the form, and below it the bulletin exactly as 签发 would freeze it."""
+    data = request.GET.copy()
+    data.setdefault("date", f"{queries.default_as_of():%Y-%m-%d}")
+    try:
+        fields = _draft_fields(request.user, data)
+    except ValueError as exc:
+        messages.error(request, str(exc))
+        return redirect("dashboards:bulletin_list")
+    draft = bulletins.draft_bulletin(**fields)
+    if request.GET.get("export") == "docx":
+        return _docx_response(request, draft, f"通报{draft.label}（草稿）.docx")
+    shown = bulletins.present(draft, streak_threshold())
+    query = {k: v for k, v in request.GET.items() if k != "export"}
     return render(
         request,
-        "dashboards/bulletin_list.html",
+        "dashboards/bulletin_draft.html",
         {
-            "title": "通报",
-            "bulletins": bulletins,
-            "may_issue_city": may_issue_city,
-            "issue_counties": counties,
-            "metrics": m.METRICS,
-            "as_of": as_of,
-            "campaign_defaults": defaults,
-            "campaigns": Campaign.objects.order_by("-start_date", "-pk"),
+            "title": "拟稿：" + draft.title,
+            **shown,
+            **_draft_form_context(request.user),
+            "fields": fields,
+            "county_pk": getattr(draft.parent_county, "pk", None),
+            "campaign_pk": request.GET.get("campaign") or "",
+            "digest": draft.digest(),
+            "autos": {
+                "title": bulletins.default_title(draft.level, draft.parent_county, draft.metric),
+                "issuer": bulletins.default_issuer(draft.parent_county),
+                "main_recipients": bulletins.default_main_recipients(draft.level, draft.parent_county),
+            },
+            "empty_reason": draft.empty_reason,
+            "docx_query": urlencode(query | {"export": "docx"}),
         },
     )
 
@@ -381,26 +456,16 @@ def bulletin_list(request):
 @login_required
 @require_http_methods(["POST"])
 def bulletin_issue(request):
-    parent_county = None
-    if request.POST.get("county"):
-        parent_county = get_in_scope_or_404(request.user, County.objects.all(), pk=request.POST["county"])
-    if not _may_issue(request.user, parent_county):
-        raise PermissionDenied("没有签发该通报的权限")
-    day = parse_date(request.POST.get("date") or "")
-    metric = request.POST.get("metric") or "registration_rate"
-    if day is None or metric not in m.BY_KEY:
-        messages.error(request, "请填写正确的数据日期（如 2021-08-13）并选择排名指标")
-        return redirect("dashboards:bulletin_list")
-    bulletin = issue_bulletin(
-        as_of=day,
-        metric=metric,
-        user=request.user,
-        issuer=request.POST.get("issuer", "").strip()[:100],
-        title=request.POST.get("title", "").strip()[:200],
-        level="town" if parent_county else "county",
-        parent_county=parent_county,
-        campaign=request.POST.get("campaign") or None,
-    )
+    """签发: freeze the previewed draft (refused when empty or changed since the preview)."""
+    try:
+        fields = _draft_fields(request.user, request.POST)
+        bulletin = bulletins.issue_bulletin(user=request.user, digest=request.POST.get("digest", ""), **fields)
+    except (ValueError, bulletins.EmptyBulletin, bulletins.StaleDraft) as exc:
+        messages.error(request, str(exc))
+        query = {
+            k: v for k, v in request.POST.items() if k in ("county", "date", "metric", "campaign", *DRAFT_TEXT_FIELDS)
+        }
+        return redirect(reverse("dashboards:bulletin_draft") + "?" + urlencode(query))
     messages.success(request, f"已签发{bulletin.label}通报")
     return redirect("dashboards:bulletin_detail", pk=bulletin.pk)
 
@@ -409,40 +474,32 @@ def bulletin_issue(request):
 BULLETIN_RATES = ("registration_rate", "verification_rate", "visit_rate", "participation_rate")
 
 
+def _docx_response(request, draft, filename):
+    from outreach.dashboards.docx import bulletin_docx
+
+    body = bulletin_docx(bulletins.present(draft, streak_threshold()))
+    record_access(
+        request.user, AccessLog.Kind.EXPORT, "通报", rows=len(draft.lines), filename=filename, request=request
+    )
+    response = HttpResponse(body, content_type=DOCX_TYPE)
+    response["Content-Disposition"] = content_disposition_header(True, filename)
+    return response
+
+
+DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
 @login_required
 def bulletin_detail(request, pk: int):
     try:
         bulletin = _bulletins_for(request.user).select_related("parent_county", "issued_by", "campaign").get(pk=pk)
     except Bulletin.DoesNotExist as exc:
         raise Http404("没有找到该通报") from exc
-    metric = m.get_metric(bulletin.metric)
-    streak_n = streak_threshold()
-    lines = []
-    for line in bulletin.lines.all():
-        figures = dict(line.figures)
-        rank_change = (line.previous_rank - line.rank) if line.previous_rank and line.rank else None
-        lines.append(
-            {
-                "rank": line.rank,
-                "name": line.name,
-                "code": line.code,
-                "value": metric.display(figures),
-                "figures": figures,
-                "shown": {k: (f"{v:,}" if isinstance(v, int) else m.DASH) for k, v in figures.items()},
-                "registration_rate": m.BY_KEY["registration_rate"].display(figures),
-                "verification_rate": m.BY_KEY["verification_rate"].display(figures),
-                "visit_rate": m.BY_KEY["visit_rate"].display(figures),
-                "participation_rate": m.BY_KEY["participation_rate"].display(figures),
-                "previous_rank": line.previous_rank,
-                "rank_change": rank_change,
-                "rank_change_text": m.format_rank_change(rank_change),
-                "bottom_streak": line.bottom_streak,
-                "flagged": line.bottom_streak >= streak_n,
-            }
-        )
-    ranked = [line for line in lines if line["rank"] is not None]
-    top = ranked[:3]
-    bottom = list(reversed(ranked[-3:])) if len(ranked) > 3 else []
+    draft = bulletins.frozen_draft(bulletin)
+    if request.GET.get("export") == "docx":
+        return _docx_response(request, draft, f"通报{bulletin.year}年第{bulletin.number}期.docx")
+    shown = bulletins.present(draft, streak_threshold())
+    metric, lines = shown["metric"], shown["lines"]
     if request.GET.get("export") == "xlsx":
         number = {"kind": "number", "num_format": "#,##0", "missing": m.DASH}
         columns = [
@@ -487,17 +544,7 @@ def bulletin_detail(request, pk: int):
     return render(
         request,
         "dashboards/bulletin_detail.html",
-        {
-            "title": bulletin.title,
-            "bulletin": bulletin,
-            "metric": metric,
-            "lines": lines,
-            "top": top,
-            "bottom": bottom,
-            "flagged": [line for line in lines if line["flagged"]],
-            "streak_n": streak_n,
-            "extra_column": metric.key not in ("registration_rate", "verification_rate", "visit_rate"),
-        },
+        {"title": bulletin.title, "bulletin": bulletin, **shown},
     )
 
 
