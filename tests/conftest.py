@@ -80,3 +80,10 @@ def users(places):
         other_grid=other_grid_worker,
         member=make(Role.MEMBER, username="member_zhouzhuang", county=places.xinjiang),  # households assigned to them
     )
+
+
+@pytest.fixture
+def dataio_settings(settings, tmp_path):
+    """Uploads, previews and exports in a temporary DATAIO_DIR; import and export jobs run inside the call."""
+    settings.DATAIO_DIR = tmp_path / "dataio"
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}

@@ -21,11 +21,8 @@ from tests.test_dataio_import import longxing_rows
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
-
-@pytest.fixture(autouse=True)
-def _dataio_settings(settings, tmp_path):
-    settings.DATAIO_DIR = tmp_path / "dataio"
-    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+# Uploads and jobs in a temporary DATAIO_DIR, jobs run inline (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("dataio_settings")
 
 
 @pytest.fixture

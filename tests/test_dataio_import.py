@@ -25,11 +25,8 @@ from tests.dataio_files import HEADER, responsibility_book, simple_book, xls_boo
 
 SAMPLE = Path(__file__).parent / "data" / "稷山县_责任分工表_示例.xlsx"
 
-
-@pytest.fixture(autouse=True)
-def _dataio_settings(settings, tmp_path):
-    settings.DATAIO_DIR = tmp_path / "dataio"
-    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+# Uploads and jobs in a temporary DATAIO_DIR, jobs run inline (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("dataio_settings")
 
 
 @pytest.fixture

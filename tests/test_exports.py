@@ -30,15 +30,9 @@ from outreach.visits.models import FraudType
 from tests import factories
 from tests.xlsx_checks import assert_quoted_text, column_cells, find_cell, has_no_formulas, open_book
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("dataio_settings")]
 
 AUG11, AUG13 = dt.date(2021, 8, 11), dt.date(2021, 8, 13)
-
-
-@pytest.fixture(autouse=True)
-def _dataio_settings(settings, tmp_path):
-    settings.DATAIO_DIR = tmp_path / "dataio"
-    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
 
 
 def report(county, day, registered, verified=None, population=None):

@@ -17,11 +17,8 @@ from tests import factories
 from tests.dataio_files import responsibility_book, simple_book
 from tests.test_dataio_import import longxing_rows
 
-
-@pytest.fixture(autouse=True)
-def _dataio_settings(settings, tmp_path):
-    settings.DATAIO_DIR = tmp_path / "dataio"
-    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+# Uploads and jobs in a temporary DATAIO_DIR, jobs run inline (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("dataio_settings")
 
 
 @pytest.fixture
