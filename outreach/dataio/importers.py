@@ -18,8 +18,9 @@ from outreach.accounts.scoping import scope_queryset
 from outreach.campaigns.models import Assignment
 from outreach.campaigns.rules import import_campaign
 from outreach.dataio.headers import header
-from outreach.lib.cells import unescape_cell
 from outreach.lib.names import clean_name, short_village_name
+from outreach.lib.parse import Unparsable, parse_bool, parse_id, parse_int
+from outreach.lib.parse import cell_text as text
 from outreach.lib.phones import mask_phone, normalize_phone
 from outreach.people.models import Household, PartyMember, PartyOrganization
 from outreach.places.models import County, GridArea, Town, Village
@@ -27,8 +28,6 @@ from outreach.registrations.models import RegistrationReport
 
 BATCH = 2000
 PREVIEW_ROWS = 20
-_TRUE = {"是", "√", "✓", "1", "y", "yes", "true", "t", "有", "在岗"}
-_FALSE = {"否", "×", "0", "n", "no", "false", "f", "无", "", "不在岗"}
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
 _LANDLINE = re.compile(r"^0\d{9,11}$")
 
@@ -67,14 +66,6 @@ def scoped(user, queryset):
     return queryset if user is None else scope_queryset(user, queryset)
 
 
-def text(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return str(unescape_cell(value) if isinstance(value, str) else value).replace("\u3000", " ").strip()
-
-
 def _is_masked(value) -> bool:
     return isinstance(value, str) and "*" in value
 
@@ -95,47 +86,6 @@ def _phone(value):
     if len(digits) == 18 or len(digits) == 15:
         return "", f"“{text(value)}”像是身份证号，不是电话号码"
     return "", f"“{text(value)}”不是11位手机号或带区号的座机号"
-
-
-def _int(value, low, high, default=None):
-    if value in (None, ""):
-        return default, ""
-    if isinstance(value, float):
-        if not value.is_integer():
-            return None, f"“{value}”不是整数"
-        value = int(value)
-    if isinstance(value, str):
-        cleaned = value.replace(",", "").replace("，", "").replace("人", "").replace("户", "").strip()
-        if not re.fullmatch(r"\d+", cleaned):
-            return None, f"“{value}”不是整数"
-        value = int(cleaned)
-    if not isinstance(value, int) or isinstance(value, bool):
-        return None, f"“{value}”不是整数"
-    if value < low or value > high:
-        return None, f"应在{low}到{high}之间，不是{value}"
-    return value, ""
-
-
-def _bool(value):
-    if isinstance(value, bool):
-        return value, ""
-    t = text(value).lower()
-    if t in _TRUE:
-        return True, ""
-    if t in _FALSE:
-        return False, ""
-    return None, f"“{text(value)}”应填“是”或“否”"
-
-
-def _id(value):
-    if value in (None, ""):
-        return None, ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    t = text(value)
-    if not t.isdigit():
-        return None, f"“{t}”不是编号"
-    return int(t), ""
 
 
 def _chunks(seq, size=BATCH):
@@ -380,9 +330,10 @@ class _Members:
         """A member reference ("old", pk) or ("new", index), or None after reporting an error."""
         imp = self.importer
         name = clean_name(text(values.get("member_name")))[:30]
-        member_id, msg = _id(values.get("member_id"))
-        if msg:
-            imp.error(row_no, "member_id", msg)
+        try:
+            member_id = parse_id(values.get("member_id"))
+        except Unparsable as exc:
+            imp.error(row_no, "member_id", exc.message)
             return None
         raw_phone = values.get("member_phone")
         phone, msg = ("", "") if _is_masked(raw_phone) else _phone(raw_phone)
@@ -392,9 +343,10 @@ class _Members:
         org_name = clean_name(text(values.get("organization")))
         active = default_active
         if "is_active" in values and values.get("is_active") not in (None, ""):
-            active, msg = _bool(values.get("is_active"))
-            if msg:
-                imp.error(row_no, "is_active", msg)
+            try:
+                active = parse_bool(values.get("is_active"))
+            except Unparsable as exc:
+                imp.error(row_no, "is_active", exc.message)
                 return None
         if not name:
             imp.error(row_no, "member_name", "不能为空")
@@ -535,13 +487,16 @@ class HouseholdImporter(Importer):
         if msg:
             self.error(row_no, "head_phone", msg)
             ok = False
-        size, msg = _int(values.get("size"), 1, 50, default=None)
-        if msg:
-            self.error(row_no, "size", msg)
+        size = hid = None
+        try:
+            size = parse_int(values.get("size"), 1, 50)
+        except Unparsable as exc:
+            self.error(row_no, "size", exc.message)
             ok = False
-        hid, msg = _id(values.get("household_id"))
-        if msg:
-            self.error(row_no, "household_id", msg)
+        try:
+            hid = parse_id(values.get("household_id"))
+        except Unparsable as exc:
+            self.error(row_no, "household_id", exc.message)
             ok = False
         if masked and hid is None:
             self.error(row_no, "head_phone", "电话号码被隐藏（带*），请填写完整号码")
@@ -549,9 +504,11 @@ class HouseholdImporter(Importer):
         flags = {}
         for key in self.flag_keys:
             if key in values and values[key] not in (None, ""):
-                flags[key], msg = _bool(values[key])
-                if msg:
-                    self.error(row_no, key, msg)
+                try:
+                    flags[key] = parse_bool(values[key])
+                except Unparsable as exc:
+                    flags[key] = None
+                    self.error(row_no, key, exc.message)
                     ok = False
         note = text(values.get("note"))[:200]
         if "独居" in note and "elderly_alone" not in flags:
@@ -979,13 +936,16 @@ class RegistrationImporter(Importer):
         ok = True
         numbers = {}
         for key, required in (("registered", True), ("verified", True), ("population", False)):
-            value, msg = _int(values.get(key), 0, 100_000_000)
-            if msg:
-                self.error(row_no, key, msg)
+            try:
+                value = parse_int(values.get(key), 0, 100_000_000)
+            except Unparsable as exc:
+                value = None
+                self.error(row_no, key, exc.message)
                 ok = False
-            elif value is None and required:
-                self.error(row_no, key, "不能为空")
-                ok = False
+            else:
+                if value is None and required:
+                    self.error(row_no, key, "不能为空")
+                    ok = False
             numbers[key] = value
         if not ok:
             return
