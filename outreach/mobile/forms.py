@@ -105,7 +105,7 @@ class FraudTypesField(forms.Field):
         return sorted(ids)
 
     def validate(self, value):
-        if value and FraudType.objects.filter(pk__in=value, is_active=True).count() != len(value):
+        if value and len(FraudType.objects.filter(pk__in=value, is_active=True).values_list("pk")) != len(value):
             raise ValidationError(self.error_messages["inactive"], code="inactive")
 
 
