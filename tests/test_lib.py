@@ -62,3 +62,72 @@ def test_it_leaves_numbers_and_plain_text_alone():
     assert safe_cell(-5) == -5
     assert safe_cell("张三") == "张三"
     assert safe_cell(None) is None
+
+
+# --- lenient parsers (outreach.lib.parse): the imports and the phone read values through the same functions ---
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"),
+    [(True, True), (False, False), (1, True), (0, False), (1.0, True), (None, False), ("", False)]
+    + [(word, True) for word in ("是", "√", "TRUE", " yes ", "on", "有", "在岗", "1")]
+    + [(word, False) for word in ("否", "×", "false", "No", "off", "无", "不在岗", "0", "\u3000")],
+)
+def test_it_reads_yes_and_no_as_clerks_and_phones_send_them(raw, value):
+    from outreach.lib.parse import parse_bool
+
+    assert parse_bool(raw) is value
+
+
+@pytest.mark.parametrize("raw", ["也许", "2", 2, "yes please", [True]])
+def test_it_refuses_a_yes_no_it_cannot_read_with_a_chinese_message(raw):
+    from outreach.lib.parse import Unparsable, parse_bool
+
+    with pytest.raises(Unparsable, match="应填“是”或“否”") as caught:
+        parse_bool(raw)
+    assert caught.value.code == "invalid"
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"),
+    [(None, 7), ("", 7), (3, 3), (3.0, 3), ("12", 12), (" 1,234人 ", 1234), ("5户", 5), ("１２", 12)],
+)
+def test_it_reads_whole_numbers_leniently(raw, value):
+    from outreach.lib.parse import parse_int
+
+    assert parse_int(raw, 0, 10_000, default=7) == value
+
+
+@pytest.mark.parametrize(
+    ("raw", "code", "words"),
+    [
+        (2.5, "invalid", "“2.5”不是整数"),
+        ("3.0", "invalid", "不是整数"),
+        ("-1", "invalid", "不是整数"),
+        (True, "invalid", "不是整数"),
+        ([1], "invalid", "不是整数"),
+        (51, "range", "应在0到50之间，不是51"),
+        (-1, "range", "不是-1"),
+    ],
+)
+def test_it_refuses_a_number_it_cannot_take_and_says_why(raw, code, words):
+    from outreach.lib.parse import Unparsable, parse_int
+
+    with pytest.raises(Unparsable) as caught:
+        parse_int(raw, 0, 50)
+    assert caught.value.code == code and words in caught.value.message
+
+
+@pytest.mark.parametrize(("raw", "value"), [(None, None), ("", None), (12, 12), (12.0, 12), (" 12 ", 12)])
+def test_it_reads_ids(raw, value):
+    from outreach.lib.parse import parse_id
+
+    assert parse_id(raw) == value
+
+
+@pytest.mark.parametrize("raw", ["12a", "-3", 12.5, True, "²", "1 2"])
+def test_it_refuses_what_is_not_an_id(raw):
+    from outreach.lib.parse import Unparsable, parse_id
+
+    with pytest.raises(Unparsable, match="不是编号"):
+        parse_id(raw)

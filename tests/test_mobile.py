@@ -162,6 +162,22 @@ def test_it_needs_the_csrf_token_from_the_cookie(users, home, campaign):
         ({"extra": [1, 2]}, "extra", "无法识别"),
         ({"fraud_types": "1,2"}, "fraud_types", "无法识别"),
         ({"residents": {"id": 1}}, "residents", "无法识别"),
+        ({"residents": [{"id": None}]}, "residents", "无法识别"),
+        ({"residents": [{"id": 1, "app_installed": "也许"}]}, "residents", "无法识别"),
+        ({"visited_at": 12345}, "visited_at", "时间格式"),
+        ({"visited_at": "2019-12-31T10:00:00+08:00"}, "visited_at", "太早"),
+        ({"visited_at": "2099-01-01T10:00:00+08:00"}, "visited_at", "晚于当前时间"),
+        ({"fraud_types": [999_999]}, "fraud_types", "已停用"),
+        ({"fraud_types": [None]}, "fraud_types", "无法识别"),
+        ({"signature": "abc"}, "signature", "格式不对"),
+        ({"signature": "data:image/png;base64,!!"}, "signature", "已损坏"),
+        ({"photo": "data:image/jpeg;base64," + "A" * 3_400_000}, "photo", "太大"),
+        ({"latitude": 95, "longitude": 111.2}, "location", "位置数据无效"),
+        ({"latitude": "北纬", "longitude": 111.2}, "location", "位置数据无效"),
+        ({"extra": {"app_installed": 51}}, "extra", "名册外安装人数须在0到50之间"),
+        ({"extra": {"app_registered": "两个"}}, "extra", "名册外注册人数须填写整数"),
+        ({"signed": "也许"}, "signed", "无法识别"),
+        ({"notes": "讲了\x00刷单"}, "notes", "无法保存"),
     ],
 )
 def test_it_rejects_a_bad_visit_with_a_chinese_message(users, home, campaign, overrides, field, words):
@@ -169,6 +185,60 @@ def test_it_rejects_a_bad_visit_with_a_chinese_message(users, home, campaign, ov
     assert response.status_code == 400
     assert any(words in message for message in response.json()["errors"][field])
     assert not Visit.objects.exists()
+
+
+def test_it_reports_every_wrong_field_at_once(users, home, campaign):
+    body = payload(home.mine, visited_at="昨天", notes="很" * 501, latitude=95, longitude=1, signature="", photo="x")
+    errors = post(login(users.grid), body).json()["errors"]
+    assert set(errors) == {"visited_at", "notes", "location", "signature", "photo"}
+    assert errors["signature"] == ["已勾选“真签名”，请住户在签名框内签名"]
+    assert all(isinstance(message, str) for messages in errors.values() for message in messages)
+
+
+def test_it_checks_the_client_id_and_then_the_household_before_anything_else(users, home, campaign):
+    client = login(users.grid)
+    # A bad client id is the only answer, even for a household outside the scope.
+    response = post(client, payload(home.other, client_id="not-a-uuid", signature=""))
+    assert response.status_code == 400 and set(response.json()["errors"]) == {"client_id"}
+    # Then a household that is not an id; then one outside the scope is a 404, whatever else is wrong.
+    response = post(client, {**payload(home.mine, signature=""), "household": "第3户"})
+    assert response.status_code == 400 and response.json()["errors"] == {"household": ["没有指明走访的住户"]}
+    assert post(client, payload(home.other, signature="", visited_at="昨天")).status_code == 404
+    assert not Visit.objects.exists()
+
+
+def test_it_takes_yes_as_the_phone_or_a_tool_may_send_it(users, home, campaign):
+    body = payload(home.mine, entered="on", met_person=1, explained="true", signed="是", left_pledge="0")
+    assert post(login(users.grid), body).status_code == 201
+    visit = Visit.objects.get()
+    assert (visit.entered, visit.met_person, visit.explained, visit.signed, visit.left_pledge) == (
+        True,
+        True,
+        True,
+        True,
+        False,
+    )
+
+
+def test_it_validates_the_payload_with_a_django_form(users, home, campaign):
+    from outreach.mobile.forms import VisitForm
+
+    form = VisitForm(payload(home.mine, notes="很" * 501, fraud_types=[]), user=users.grid)
+    assert not form.is_valid()
+    assert form.phone_errors() == {
+        "fraud_types": ["已勾选“真讲解”，请至少勾选一种讲解过的诈骗类型"],
+        "notes": ["备注不能超过500字"],
+    }
+    form = VisitForm(payload(home.mine), user=users.grid)
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["household"] == home.mine and form.cleaned_data["campaign"] == campaign
+
+
+@pytest.mark.parametrize("method", ["get", "put", "delete"])
+def test_it_answers_a_wrong_method_in_json(users, method, db):
+    response = getattr(login(users.grid), method)(API)
+    assert response.status_code == 405 and response["Allow"] == "POST"
+    assert response.json() == {"ok": False, "errors": {"__all__": ["只接受 POST"]}}
 
 
 def test_it_refuses_a_body_over_the_limit_in_json(users, home, campaign, settings):
@@ -446,6 +516,7 @@ def test_it_keeps_call_backs_in_scope(places, users, campaign):
     response = client.post("/m/review/callbacks/", {"action": "answer", "check": check.pk, "result": "denied"})
     assert response.status_code == 404
     assert client.post("/m/review/callbacks/", {"action": "reveal", "check": check.pk}).status_code == 404
+    assert client.post("/m/review/callbacks/", {"action": "reveal", "check": "第1条"}).status_code == 404
     check.refresh_from_db()
     assert check.result == CallbackCheck.Result.PENDING
     assert login(users.grid).get("/m/review/callbacks/").status_code == 403

@@ -1,46 +1,31 @@
 """Writes of the phone pages and of the checks on visits.
 
-``submit_visit`` turns the phone's JSON into one call of ``outreach.visits.services.record_visit`` (the only
-way visits are stored), updating the residents helped on the spot in the same transaction.
+``submit_visit`` checks the phone's JSON with ``forms.VisitForm`` and turns it into one call of
+``outreach.visits.services.record_visit`` (the only way visits are stored), updating the residents helped
+on the spot in the same transaction.
 ``scan_visits`` finds integrity flags; ``draw_callback_sample`` and ``record_callback_result`` run 回访抽查.
 """
 
-import base64
-import binascii
 import contextlib
 import datetime as dt
 import math
 import statistics
-import uuid
 from collections import defaultdict
 
 from django.conf import settings
-from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import F, Window
 from django.db.models.functions import Random, RowNumber
+from django.http import Http404
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from outreach.accounts.scoping import get_in_scope_or_404, scope_queryset
 from outreach.campaigns.models import Campaign
-from outreach.campaigns.rules import visit_campaign
+from outreach.mobile.forms import CHECKS, MATERIALS, RESIDENT_FLAGS, VisitForm
 from outreach.mobile.models import CallbackCheck, IntegrityFlag
-from outreach.people.models import Household, PartyMember, Resident
-from outreach.visits.models import FraudType, Visit
+from outreach.people.models import Resident
+from outreach.visits.models import Visit
 from outreach.visits.services import record_visit
-
-CHECKS = ("entered", "met_person", "explained", "signed")
-MATERIALS = ("left_brochure", "left_letter", "left_pledge")
-RESIDENT_FLAGS = ("app_installed", "app_registered", "app_verified", "alerts_enabled")
-MAX_SIGNATURE_BYTES = 300_000
-MAX_PHOTO_BYTES = 2_500_000
-MAX_NOTES = 500
-_IMAGE_MAGIC = {
-    "png": b"\x89PNG\r\n\x1a\n",
-    "jpg": b"\xff\xd8\xff",
-    "webp": b"RIFF",
-}
 
 
 class VisitRejected(Exception):
@@ -51,151 +36,34 @@ class VisitRejected(Exception):
         self.errors = errors
 
 
-def _bool(value) -> bool:
-    return value is True or value in ("1", "true", "on", 1)
-
-
-def _small_int(value, field, errors, label) -> int:
-    if value in (None, ""):
-        return 0
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        errors.setdefault(field, []).append(f"{label}须填写整数")
-        return 0
-    if not 0 <= number <= 50:
-        errors.setdefault(field, []).append(f"{label}须在0到50之间")
-        return 0
-    return number
-
-
-def _image(value, field, label, kinds, limit, errors) -> ContentFile | None:
-    """An image sent as a data URL (``data:image/png;base64,…``), checked by its first bytes."""
-    if not value:
-        return None
-    if not isinstance(value, str) or not value.startswith("data:image/") or ";base64," not in value:
-        errors.setdefault(field, []).append(f"{label}格式不对，请重新{('签名' if field == 'signature' else '拍照')}")
-        return None
-    encoded = value.split(";base64,", 1)[1]
-    if len(encoded) * 3 // 4 > limit:
-        errors.setdefault(field, []).append(f"{label}太大（不超过{limit // 1000}KB）")
-        return None
-    try:
-        data = base64.b64decode(encoded, validate=True)
-    except (binascii.Error, ValueError):
-        errors.setdefault(field, []).append(f"{label}已损坏，请重新{('签名' if field == 'signature' else '拍照')}")
-        return None
-    for ext in kinds:
-        if data.startswith(_IMAGE_MAGIC[ext]):
-            return ContentFile(data, name=f"{uuid.uuid4().hex}.{ext}")
-    errors.setdefault(field, []).append(f"{label}不是可识别的图片")
-    return None
-
-
 def submit_visit(user, data: dict) -> tuple[Visit, bool]:
-    """Validate the phone's JSON and store the visit once per ``client_id``; return (visit, created).
+    """Validate the phone's JSON (``VisitForm``) and store the visit once per ``client_id``; return (visit, created).
 
     Raises ``Http404`` for a household outside ``user``'s scope and ``VisitRejected`` with Chinese
-    messages for anything else that is wrong. The residents listed under ``residents`` get their App
-    states set (never unset) only when the visit is new, so a resend changes nothing.
+    messages for anything else that is wrong: a bad ``client_id`` or ``household`` alone (nothing else is
+    worth checking without them), else every field's errors at once. The residents listed under
+    ``residents`` get their App states set (never unset) only when the visit is new, so a resend changes nothing.
     """
     if not isinstance(data, dict):
         raise VisitRejected({"__all__": ["提交的内容无法识别，请刷新页面后重试"]})
-    errors: dict[str, list[str]] = {}
-    try:
-        client_id = uuid.UUID(str(data.get("client_id", "")))
-    except ValueError:
-        raise VisitRejected({"client_id": ["走访编号无效，请刷新页面后重新填写"]}) from None
-    try:
-        household_id = int(data.get("household"))
-    except (TypeError, ValueError):
-        raise VisitRejected({"household": ["没有指明走访的住户"]}) from None
-    household = get_in_scope_or_404(
-        user, Household.objects.only("id", "county_id", "town_id", "village_id", "grid_id"), pk=household_id
-    )
-
-    visited_at = parse_datetime(str(data.get("visited_at") or ""))
-    if visited_at is None:
-        errors.setdefault("visited_at", []).append("走访时间格式不对")
-    else:
-        if timezone.is_naive(visited_at):
-            visited_at = timezone.make_aware(visited_at)
-        if visited_at > timezone.now() + dt.timedelta(minutes=10):
-            errors.setdefault("visited_at", []).append("走访时间晚于当前时间，请检查手机的日期和时间")
-        elif visited_at.year < 2020:
-            errors.setdefault("visited_at", []).append("走访时间太早，请检查手机的日期和时间")
-
-    fields = {name: _bool(data.get(name)) for name in CHECKS + MATERIALS}
-    raw_types = data.get("fraud_types") or []
-    try:
-        if not isinstance(raw_types, list):
-            raise TypeError
-        type_ids = {int(pk) for pk in raw_types}
-    except (TypeError, ValueError):
-        type_ids = set()
-        errors.setdefault("fraud_types", []).append("诈骗类型无法识别，请刷新页面后重试")
-    fraud_types = sorted(FraudType.objects.filter(pk__in=type_ids, is_active=True).values_list("pk", flat=True))
-    if len(fraud_types) != len(type_ids) and "fraud_types" not in errors:
-        errors.setdefault("fraud_types", []).append("有的诈骗类型已停用，请刷新页面后重新勾选")
-    if fields["explained"] and not type_ids:
-        errors.setdefault("fraud_types", []).append("已勾选“真讲解”，请至少勾选一种讲解过的诈骗类型")
-
-    signature = _image(data.get("signature"), "signature", "签名", ("png",), MAX_SIGNATURE_BYTES, errors)
-    if fields["signed"] and signature is None and "signature" not in errors:
-        errors.setdefault("signature", []).append("已勾选“真签名”，请住户在签名框内签名")
-    photo = _image(data.get("photo"), "photo", "照片", ("jpg", "png", "webp"), MAX_PHOTO_BYTES, errors)
-
-    latitude = longitude = None
-    if data.get("latitude") not in (None, "") and data.get("longitude") not in (None, ""):
-        try:
-            latitude, longitude = round(float(data["latitude"]), 6), round(float(data["longitude"]), 6)
-        except (TypeError, ValueError):
-            latitude = longitude = None
-        if latitude is None or not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
-            latitude = longitude = None
-            errors.setdefault("location", []).append("位置数据无效")
-
-    notes = str(data.get("notes") or "").strip()
-    if len(notes) > MAX_NOTES:
-        errors.setdefault("notes", []).append(f"备注不能超过{MAX_NOTES}字")
-
-    extra = data.get("extra") or {}
-    if not isinstance(extra, dict):
-        extra = {}
-        errors.setdefault("extra", []).append("名册外人数无法识别，请刷新页面后重试")
-    extra_counts = {
-        name: _small_int(extra.get(name), "extra", errors, f"名册外{label}人数")
-        for name, label in zip(RESIDENT_FLAGS, ("安装", "注册", "实名", "开启预警"), strict=True)
-    }
-    if not (extra_counts["app_verified"] <= extra_counts["app_registered"] <= extra_counts["app_installed"]):
-        errors.setdefault("extra", []).append("名册外人数：实名不能多于注册，注册不能多于安装")
-
-    wanted: dict[int, dict[str, bool]] = {}
-    residents = data.get("residents") or []
-    for item in residents if isinstance(residents, list) else [None]:
-        try:
-            wanted[int(item["id"])] = {name: _bool(item.get(name)) for name in RESIDENT_FLAGS}
-        except (AttributeError, KeyError, TypeError, ValueError):
-            errors.setdefault("residents", []).append("家庭成员数据无法识别，请刷新页面后重试")
-            break
-
-    visitor_id = PartyMember.objects.filter(user_id=user.pk).values_list("pk", flat=True).first()
-    campaign = None
-    if visited_at is not None and "visited_at" not in errors:
-        choice = visit_campaign(
-            household, timezone.localdate(visited_at), visitor_id=visitor_id, requested=data.get("campaign")
-        )
-        campaign = choice.campaign
-        if campaign is None:
-            errors.setdefault("campaign", []).append(choice.reason)
-
-    if errors:
+    form = VisitForm(data, user=user)
+    if not form.is_valid():
+        errors = form.phone_errors()
+        if "client_id" in errors:
+            raise VisitRejected({"client_id": errors["client_id"]})
+        if form.has_error("household", "invalid_choice"):
+            raise Http404("没有找到该住户")
+        if "household" in errors:
+            raise VisitRejected({"household": errors["household"]})
         raise VisitRejected(errors)
+    visit = form.cleaned_data
+    household, wanted = visit["household"], visit["residents"]
+    latitude, longitude = visit["location"] or (None, None)
 
     # One transaction for the visit and the residents it changes; without residents record_visit's own suffices.
     with transaction.atomic() if wanted else contextlib.nullcontext():
         changed = []
-        counts = dict(extra_counts)
+        counts = dict(visit["extra"])
         if wanted:
             for resident in Resident.objects.filter(household_id=household.pk, pk__in=wanted):
                 after = _resident_after(resident, wanted[resident.pk])
@@ -204,25 +72,25 @@ def submit_visit(user, data: dict) -> tuple[Visit, bool]:
                         setattr(resident, name, value)
                         counts[name] += int(value)
                     changed.append(resident)
-        visit, created = record_visit(
-            client_id=client_id,
+        stored, created = record_visit(
+            client_id=visit["client_id"],
             household=household,
-            campaign=campaign,
-            visited_at=visited_at,
-            fraud_types=fraud_types,
-            visitor_id=visitor_id,
+            campaign=visit["campaign"],
+            visited_at=visit["visited_at"],
+            fraud_types=visit["fraud_types"],
+            visitor_id=visit["visitor_id"],
             recorded_by=user,
-            signature=signature or "",
-            photo=photo or "",
+            signature=visit["signature"] or "",
+            photo=visit["photo"] or "",
             latitude=latitude,
             longitude=longitude,
-            notes=notes,
-            **fields,
+            notes=visit["notes"],
+            **{name: visit[name] for name in CHECKS + MATERIALS},
             **counts,
         )
         if created and changed:
             Resident.objects.bulk_update(changed, [*RESIDENT_FLAGS, "updated_at"])
-    return visit, created
+    return stored, created
 
 
 def _resident_after(resident: Resident, wanted: dict[str, bool]) -> dict[str, bool]:

@@ -4,7 +4,7 @@ All JavaScript lives in ``static/mobile/``; templates carry data in ``data-*`` a
 """
 
 import json
-from functools import lru_cache
+from functools import lru_cache, wraps
 
 from django.conf import settings
 from django.contrib import messages
@@ -12,12 +12,13 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.staticfiles import finders
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
 
 from outreach.accounts.models import AccessLog
 from outreach.accounts.permissions import ROLE_PERMISSIONS
@@ -25,6 +26,7 @@ from outreach.accounts.privacy import display_phone
 from outreach.accounts.scoping import get_in_scope_or_404
 from outreach.accounts.services import record_access
 from outreach.campaigns.rules import page_campaign, visit_campaign
+from outreach.lib.parse import Unparsable, parse_id
 from outreach.mobile import queries, services
 from outreach.mobile.models import CallbackCheck
 from outreach.people.models import Household, PartyMember
@@ -52,11 +54,12 @@ def _may_record(user) -> bool:
     return user.is_superuser or "visits.add_visit" in ROLE_PERMISSIONS.get(user.role, ())
 
 
-def _id(value) -> int:
+def _posted_check(request) -> int | None:
+    """The call-back check a review form names; nothing usable finds nothing (a 404), never a 500."""
     try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0
+        return parse_id(request.POST.get("check"))
+    except Unparsable:
+        return None
 
 
 def _page_number(value) -> int:
@@ -131,14 +134,35 @@ def visit_form(request, pk):
     )
 
 
+def json_method_not_allowed(view):
+    """Answer ``require_POST``'s 405 in JSON, keeping its ``Allow`` header.
+
+    Django's ``require_POST`` answers a wrong method with ``HttpResponseNotAllowed``: an empty text/html body
+    (and a "Method Not Allowed" warning in the log). The phone reads ``errors`` from every answer, so this
+    wraps the decorated view and swaps that one response for the API's JSON shape; everything else passes.
+    """
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        response = view(request, *args, **kwargs)
+        if isinstance(response, HttpResponseNotAllowed):
+            allowed = response["Allow"]
+            response = JsonResponse({"ok": False, "errors": {"__all__": [f"只接受 {allowed}"]}}, status=405)
+            response["Allow"] = allowed
+        return response
+
+    return wrapper
+
+
+@json_method_not_allowed
+@require_POST
 def visit_api(request):
     """POST one visit as JSON (see docs/mobile.md). Idempotent on ``client_id``: 201 new, 200 already stored.
 
-    Answers JSON in every case: 401 not logged in, 403 not allowed, 404 household out of scope,
-    400 with Chinese messages per field, 409 when the client id names another visit, 413 too big.
+    Answers JSON in every case: 405 not a POST (``require_POST``, its answer made JSON), 401 not logged in,
+    403 not allowed, 404 household out of scope, 400 with Chinese messages per field (``forms.VisitForm``),
+    409 when the client id names another visit, 413 too big.
     """
-    if request.method != "POST":
-        return JsonResponse({"ok": False, "errors": {"__all__": ["只接受 POST"]}}, status=405)
     user = request.user
     if not user.is_authenticated:
         return JsonResponse({"ok": False, "login": True, "errors": {"__all__": ["登录已过期，请重新登录"]}}, status=401)
@@ -227,7 +251,7 @@ def callbacks(request):
             try:
                 services.record_callback_result(
                     request.user,
-                    _id(request.POST.get("check")),
+                    _posted_check(request),
                     request.POST.get("result", ""),
                     request.POST.get("note", ""),
                 )
@@ -240,7 +264,7 @@ def callbacks(request):
             check = get_in_scope_or_404(
                 request.user,
                 CallbackCheck.objects.select_related("visit__household"),
-                pk=_id(request.POST.get("check")),
+                pk=_posted_check(request),
             )
             record_access(
                 request.user,

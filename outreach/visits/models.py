@@ -1,10 +1,12 @@
 """Visits (入户走访) to households and the fraud scripts explained during them."""
 
 import uuid
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import Exists, OuterRef, Q
 from simple_history.models import HistoricalRecords
 
 from outreach.campaigns.models import Campaign
@@ -142,10 +144,50 @@ class Visit(models.Model):
 
     def qualifies(self, explained_count: int) -> bool:
         """Whether this visit counts under its campaign's rule (``explained_count`` fraud scripts explained)."""
-        rule = self.campaign
-        return (
-            (self.entered or not rule.require_entered)
-            and (self.met_person or not rule.require_met_person)
-            and ((self.explained and explained_count > 0) or not rule.require_explained)
-            and (self.signed or not rule.require_signed)
+        return QualifyingRule(self.campaign).allows(self, explained_count)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 有效走访: what makes a visit count (四真), declared once. ``QualifyingRule`` reads the declaration both ways:
+# ``allows`` for one visit in Python (record_visit, the admin, the demo) and ``as_q`` for every visit of a
+# campaign in SQL (requalify_visits after the rule changed). tests/test_visits.py holds the two to one answer.
+
+
+@dataclass(frozen=True)
+class QualifyingCheck:
+    """One of the 四真 a campaign may require: its switch on ``Campaign``, the tick on ``Visit``, and whether
+    the tick counts only with a fraud script recorded behind it (真讲解 needs at least one)."""
+
+    switch: str
+    tick: str
+    needs_script: bool = False
+
+
+QUALIFYING_CHECKS = (
+    QualifyingCheck("require_entered", "entered"),
+    QualifyingCheck("require_met_person", "met_person"),
+    QualifyingCheck("require_explained", "explained", needs_script=True),
+    QualifyingCheck("require_signed", "signed"),
+)
+
+
+class QualifyingRule:
+    """A campaign's 有效走访 rule: the checks among ``QUALIFYING_CHECKS`` that its switches turn on."""
+
+    def __init__(self, campaign: Campaign):
+        self.required = tuple(check for check in QUALIFYING_CHECKS if getattr(campaign, check.switch))
+
+    def allows(self, visit, explained_count: int) -> bool:
+        """Whether ``visit`` (a Visit or anything with its ticks) counts with ``explained_count`` scripts."""
+        return all(
+            getattr(visit, check.tick) and (explained_count > 0 or not check.needs_script) for check in self.required
         )
+
+    def as_q(self) -> Q:
+        """The same answer as a filter on visits (always true when the campaign requires nothing)."""
+        rule = Q()
+        for check in self.required:
+            rule &= Q(**{check.tick: True})
+            if check.needs_script:
+                rule &= Q(Exists(Visit.fraud_types.through.objects.filter(visit_id=OuterRef("pk"))))
+        return rule or Q(pk__isnull=False)

@@ -3,10 +3,11 @@
 import hashlib
 
 from django.db import connection, transaction
+from django.db.models import Q
 from django.db.models.signals import post_save, pre_save
 
 from outreach.lib.signals import field_data_changed
-from outreach.visits.models import Visit
+from outreach.visits.models import QualifyingRule, Visit
 
 
 class VisitRefused(Exception):
@@ -100,22 +101,10 @@ def requalify_visits(campaign) -> int:
     """Recompute ``is_qualified`` of every visit of ``campaign`` after its rule changed; return rows changed.
 
     One UPDATE per outcome, so it stays a few statements at 3,000,000 visits; summaries follow the signal.
+    The rule is ``QualifyingRule.as_q``, the SQL reading of the declaration ``Visit.qualifies`` reads in Python.
     """
-    from django.db.models import Exists, OuterRef, Q
-
-    rule = Q()
-    if campaign.require_entered:
-        rule &= Q(entered=True)
-    if campaign.require_met_person:
-        rule &= Q(met_person=True)
-    if campaign.require_signed:
-        rule &= Q(signed=True)
-    if campaign.require_explained:
-        explained = Visit.fraud_types.through.objects.filter(visit_id=OuterRef("pk"))
-        rule &= Q(explained=True) & Q(Exists(explained))
+    rule = QualifyingRule(campaign).as_q()
     visits = Visit.objects.filter(campaign=campaign)
-    if not rule:
-        rule = Q(pk__isnull=False)  # no requirement: every visit counts
     with transaction.atomic():
         village_ids = set(
             visits.filter((rule & Q(is_qualified=False)) | (~rule & Q(is_qualified=True)))
