@@ -18,6 +18,7 @@ import random
 import time
 import uuid
 from array import array
+from collections import namedtuple
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -32,7 +33,10 @@ from outreach.lib.signals import field_data_changed, registration_data_changed
 from outreach.people.models import Household, PartyMember, PartyOrganization, Resident, Team
 from outreach.places.models import County, GridArea, Town, Village
 from outreach.registrations.models import RegistrationReport
-from outreach.visits.models import FraudType, Visit
+from outreach.visits.models import FraudType, QualifyingRule, Visit
+
+# A generated visit's four ticks, as QualifyingRule.allows reads them from a Visit.
+_Ticks = namedtuple("_Ticks", "entered met_person explained signed")
 
 CAMPAIGN_NAME = "十万党员进百万家"
 CAMPAIGN_START = dt.date(2021, 7, 1)
@@ -549,6 +553,7 @@ class _Builder:
         first = _next_id(Visit)
         campaign = self.campaign
         campaign_id = campaign.pk
+        rule = QualifyingRule(campaign)  # the 四真 rule itself, not a copy of it
         types = self.fraud_type_ids
         masks = array("H")
         days = max(1, plan.report_days)
@@ -579,12 +584,7 @@ class _Builder:
                     installed = min(size, 3) if r < 0.35 else (1 if r < 0.6 else 0)
                     registered = installed if r < 0.3 else min(installed, 1)
                     verified = registered if r < 0.25 else 0
-                    qualified = (
-                        (r < 0.97 or not campaign.require_entered)
-                        and (met or not campaign.require_met_person)
-                        and (explained or not campaign.require_explained)
-                        and (signed or not campaign.require_signed)
-                    )
+                    qualified = rule.allows(_Ticks(r < 0.97, met, explained, signed), n_types)
                     yield (
                         visit_id,
                         uuid.UUID(int=rng.getrandbits(128), version=4),
