@@ -13,7 +13,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def page():
+def page(transactional_db):
+    # After the database, so the browser closes before the flush (see tests/test_mobile_browser.py's phone).
     with launch_chromium() as browser:
         context = browser.new_context()
         yield context.new_page()

@@ -38,7 +38,9 @@ def _fresh_connections():
 
 
 @pytest.fixture
-def phone(browser, live_server):
+def phone(browser, live_server, transactional_db):
+    # Set up after the database and so closed before its flush: a page still sending (the outbox, the
+    # service worker) must not hold the SQLite test database while the next test's flush runs.
     context = browser.new_context(
         viewport={"width": 390, "height": 844},
         is_mobile=True,
