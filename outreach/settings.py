@@ -73,6 +73,8 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "outreach.accounts.middleware.RevealLimitMiddleware",
+    # The campaign rule reads the campaign table once per request (outreach.campaigns.rules).
+    "outreach.campaigns.middleware.CampaignSnapshotMiddleware",
     # Last, as django-axes asks: it turns a lockout raised during login into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]

@@ -7,12 +7,23 @@ one, and pages default to the widest one and say so beside their 活动 choice. 
 command and the phone ask these functions; nothing else decides a campaign.
 
 A campaign listing no county covers the whole city (so does one listing every county).
+
+The rule is answered in Python from one snapshot of the campaign table (every campaign with its county ids, one
+query). Inside a request the snapshot is taken at most once (``CampaignSnapshotMiddleware`` opens
+``one_snapshot()``) and dropped when a campaign or its counties are saved in that request; outside one (commands,
+background jobs, tests) every call reads the table afresh. Nothing is kept between requests or shared between
+processes, so no answer is staler than the request asking. ``visit_campaign`` adds the one lookup of the
+visitor's assignments (folded into the snapshot's query when the request has none yet).
 """
 
 import datetime as dt
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
-from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, Value
+from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRef, Q
+from django.db.models.signals import m2m_changed, post_delete, post_save
+from django.dispatch import receiver
 from django.utils import timezone
 
 from outreach.campaigns.models import Assignment, Campaign
@@ -51,12 +62,12 @@ def _links():
 
 
 def covers_county(county_id) -> Q:
-    """A filter on campaigns: the campaign covers this county."""
+    """A filter on campaigns: the campaign covers this county (what ``_Snapshot.covering`` answers in Python)."""
     return Q(Exists(_links().filter(county_id=county_id))) | ~Q(Exists(_links()))
 
 
 def covers_city() -> Q:
-    """A filter on campaigns: the campaign covers every county of the city."""
+    """A filter on campaigns: the campaign covers every county of the city (the snapshot's ``whole_city``)."""
     unlisted = County.objects.filter(
         ~Exists(
             Campaign.counties.through.objects.filter(campaign_id=OuterRef(OuterRef("pk")), county_id=OuterRef("pk"))
@@ -65,25 +76,111 @@ def covers_city() -> Q:
     return ~Q(Exists(_links())) | ~Q(Exists(unlisted))
 
 
-def _covers(county_id) -> Q:
-    return covers_city() if county_id is None else covers_county(county_id)
+# -- the snapshot ------------------------------------------------------------------------------------------
 
 
-def _running(day: dt.date) -> Q:
-    return Q(start_date__lte=day, end_date__gte=day)
+@dataclass(frozen=True)
+class _Snapshot:
+    """Every campaign, newest first (``-start_date``, ``-pk``: the order a 活动 choice lists them), each carrying
+    ``county_ids`` (a frozenset, empty for a city-wide drive) and ``whole_city``."""
+
+    campaigns: tuple
+
+    def covering(self, county_id) -> list[Campaign]:
+        """Campaigns covering the county (every county of the city when ``None``), newest first."""
+        if county_id is None:
+            return [c for c in self.campaigns if c.whole_city]
+        return [c for c in self.campaigns if c.whole_city or county_id in c.county_ids]
+
+    def running(self, county_id, day: dt.date) -> list[Campaign]:
+        """Campaigns running on ``day`` that cover the county (the whole city when ``None``), widest first."""
+        return _widest_first(c for c in self.covering(county_id) if c.start_date <= day <= c.end_date)
 
 
-def _widest_first(campaigns):
-    """A city-wide drive before a county's own 专项, then the one that started first."""
-    return campaigns.annotate(whole_city=ExpressionWrapper(covers_city(), output_field=BooleanField())).order_by(
-        "-whole_city", "start_date", "pk"
+# The snapshot of the request being answered: a one-slot list opened by ``one_snapshot()``, None outside one.
+_memo: ContextVar[list | None] = ContextVar("campaign_snapshot", default=None)
+
+
+@contextmanager
+def one_snapshot():
+    """Answer every campaign question inside the block from one read of the campaign table (a request's)."""
+    token = _memo.set([None])
+    try:
+        yield
+    finally:
+        _memo.reset(token)
+
+
+@receiver(post_save, sender=Campaign, dispatch_uid="campaign_rule_snapshot_saved")
+@receiver(post_delete, sender=Campaign, dispatch_uid="campaign_rule_snapshot_deleted")
+@receiver(m2m_changed, sender=Campaign.counties.through, dispatch_uid="campaign_rule_snapshot_counties")
+def _forget(**kwargs):
+    """A campaign changed inside this request: the next question reads the table again."""
+    slot = _memo.get()
+    if slot is not None:
+        slot[0] = None
+
+
+def _snapshot(held_by: tuple[int, int] | None = None) -> tuple[_Snapshot, set[int]]:
+    """The snapshot (the request's, else read now) and, for ``held_by`` = (household id, member id), the ids of
+    the campaigns in which that member holds that household: one query, or none when the request has its
+    snapshot and no holder is asked about."""
+    slot = _memo.get()
+    snapshot = slot[0] if slot is not None else None
+    if snapshot is not None:
+        if held_by is None:
+            return snapshot, set()
+        household_id, member_id = held_by
+        held = Assignment.objects.filter(household_id=household_id, member_id=member_id)
+        return snapshot, set(held.values_list("campaign_id", flat=True))
+    rows = Campaign.objects.annotate(
+        county_link=F("counties__id"), whole_city=ExpressionWrapper(covers_city(), output_field=BooleanField())
     )
+    if held_by is not None:
+        household_id, member_id = held_by
+        rows = rows.annotate(
+            held=Exists(
+                Assignment.objects.filter(campaign_id=OuterRef("pk"), household_id=household_id, member_id=member_id)
+            )
+        )
+    campaigns, held = {}, set()
+    for row in rows.order_by("-start_date", "-pk"):
+        campaign = campaigns.setdefault(row.pk, row)
+        if not hasattr(campaign, "linked"):
+            campaign.linked = set()
+        if row.county_link is not None:
+            campaign.linked.add(row.county_link)
+        if getattr(row, "held", False):
+            held.add(row.pk)
+    for campaign in campaigns.values():
+        campaign.county_ids = frozenset(campaign.__dict__.pop("linked"))
+        for name in ("county_link", "held"):
+            campaign.__dict__.pop(name, None)
+    snapshot = _Snapshot(tuple(campaigns.values()))
+    if slot is not None:
+        slot[0] = snapshot
+    return snapshot, held
+
+
+def _widest_first(campaigns) -> list[Campaign]:
+    """A city-wide drive before a county's own 专项, then the one that started first."""
+    return sorted(campaigns, key=lambda c: (not c.whole_city, c.start_date, c.pk))
+
+
+def all_campaigns() -> list[Campaign]:
+    """Every campaign, newest first, each with ``county_ids`` and ``whole_city`` (from the request's snapshot)."""
+    return list(_snapshot()[0].campaigns)
 
 
 def running_campaigns(county_id=None, day: dt.date | None = None) -> list[Campaign]:
     """Campaigns running on ``day`` (today) that cover the county (the whole city when ``None``), widest first."""
+    return _snapshot()[0].running(county_id, day or timezone.localdate())
+
+
+def any_running(day: dt.date | None = None) -> bool:
+    """Whether any campaign runs on ``day`` (today), wherever it runs."""
     day = day or timezone.localdate()
-    return list(_widest_first(Campaign.objects.filter(_running(day) & _covers(county_id))))
+    return any(c.start_date <= day <= c.end_date for c in _snapshot()[0].campaigns)
 
 
 def page_campaign(county: County | None = None, day: dt.date | None = None, requested=None) -> CampaignChoice:
@@ -94,9 +191,9 @@ def page_campaign(county: County | None = None, day: dt.date | None = None, requ
     """
     day = day or timezone.localdate()
     county_id = county.pk if county is not None else None
-    options = Campaign.objects.all() if county is None else Campaign.objects.filter(covers_county(county_id))
-    options = tuple(options.order_by("-start_date", "-pk"))
-    candidates = tuple(running_campaigns(county_id, day))
+    snapshot = _snapshot()[0]
+    options = snapshot.campaigns if county is None else tuple(snapshot.covering(county_id))
+    candidates = tuple(snapshot.running(county_id, day))
     place = county.name if county is not None else "全市"
     try:
         wanted = int(requested) if requested not in (None, "") else None
@@ -131,27 +228,21 @@ def visit_campaign(household, day: dt.date, visitor_id=None, requested=None) -> 
     the phone must ask (``candidates`` lists them). ``requested`` (the id the phone form sent) is taken when it
     covers the county or the visitor holds the household in it.
     """
-    held = (
-        Exists(Assignment.objects.filter(campaign_id=OuterRef("pk"), household_id=household.pk, member_id=visitor_id))
-        if visitor_id
-        else Value(False)
-    )
-    covers = covers_county(household.county_id)
-    campaigns = Campaign.objects.annotate(
-        held=ExpressionWrapper(held, output_field=BooleanField()),
-        covers=ExpressionWrapper(covers, output_field=BooleanField()),
-    )
+    snapshot, held = _snapshot((household.pk, visitor_id) if visitor_id else None)
+    covering = {c.pk for c in snapshot.covering(household.county_id)}
     if requested not in (None, ""):
         try:
             wanted = int(requested)
         except (TypeError, ValueError):
             wanted = 0
-        chosen = campaigns.filter(Q(held=True) | Q(covers=True), pk=wanted).first()
+        chosen = next((c for c in snapshot.campaigns if c.pk == wanted and (c.pk in held or c.pk in covering)), None)
         if chosen is None:
             return CampaignChoice(None, "所选活动不包括这一户所在的县（市、区），请刷新页面后重新选择")
         return CampaignChoice(chosen, f"按所选活动“{chosen.name}”记录", picked=True)
-    found = list(_widest_first(campaigns.filter(_running(day) & (Q(held=True) | Q(covers=True)))))
-    mine = [c for c in found if c.held]
+    found = _widest_first(
+        c for c in snapshot.campaigns if c.start_date <= day <= c.end_date and (c.pk in held or c.pk in covering)
+    )
+    mine = [c for c in found if c.pk in held]
     if len(mine) == 1:
         return CampaignChoice(mine[0], f"您在活动“{mine[0].name}”中包联这一户", tuple(mine))
     candidates = tuple(mine or found)
@@ -173,18 +264,18 @@ def import_campaign(title: str = "", county=None, name: str | None = None, day: 
     running campaign covering the county today. Several running, or none: refused, naming the candidates.
     """
     day = day or timezone.localdate()
+    snapshot = _snapshot()[0]
     if name:
-        found = Campaign.objects.filter(name=name).first()
+        found = next((c for c in snapshot.campaigns if c.name == name), None)
         if found is None:
-            every = list(Campaign.objects.order_by("-start_date"))
-            raise CampaignRefused(f"没有名为“{name}”的活动（现有：{_names(every) or '无'}）")
+            raise CampaignRefused(f"没有名为“{name}”的活动（现有：{_names(snapshot.campaigns) or '无'}）")
         return found
-    named = [c for c in Campaign.objects.all() if c.name and c.name in (title or "")]
+    named = [c for c in snapshot.campaigns if c.name and c.name in (title or "")]
     if named:
         return max(named, key=lambda c: (len(c.name), c.start_date, c.pk))
     county_id = getattr(county, "pk", county)
     place = county.name if hasattr(county, "name") else "本县"
-    candidates = running_campaigns(county_id, day)
+    candidates = snapshot.running(county_id, day)
     if len(candidates) == 1:
         return candidates[0]
     if candidates:
@@ -192,8 +283,7 @@ def import_campaign(title: str = "", county=None, name: str | None = None, day: 
             f"{_day_text(day)}{place}有{len(candidates)}个进行中的活动（{_names(candidates)}），"
             "表格标题没有写明是哪一个：请在标题中写明活动名称，或导入时选择活动"
         )
-    covering = Campaign.objects.all() if county_id is None else Campaign.objects.filter(covers_county(county_id))
-    others = list(covering.order_by("-start_date"))
+    others = snapshot.campaigns if county_id is None else snapshot.covering(county_id)
     if not others:
         raise CampaignRefused("系统中还没有活动（如“十万党员进百万家”）：请先在后台“活动”中新建")
     raise CampaignRefused(
@@ -206,7 +296,7 @@ def visit_may_belong(campaign: Campaign, household, visitor_id=None) -> bool:
     """Whether a visit to ``household`` by party member ``visitor_id`` may be recorded under ``campaign``: the
     campaign covers the household's county, or the visitor holds the household in it (as ``visit_campaign``
     takes a requested campaign). The admin's visit form asks this; the phone asks ``visit_campaign``."""
+    if any(c.pk == campaign.pk for c in _snapshot()[0].covering(household.county_id)):
+        return True
     held = Assignment.objects.filter(campaign=campaign, household_id=household.pk, member_id=visitor_id)
-    return (bool(visitor_id) and held.exists()) or Campaign.objects.filter(
-        covers_county(household.county_id), pk=campaign.pk
-    ).exists()
+    return bool(visitor_id) and held.exists()

@@ -7,8 +7,10 @@ from outreach.campaigns.models import Campaign
 from outreach.dashboards.services import mark_villages_stale
 from outreach.dashboards.tasks import refresh_on_commit
 from outreach.lib.signals import field_data_changed
+from outreach.visits.models import QUALIFYING_CHECKS
 
-RULE_FIELDS = ("require_entered", "require_met_person", "require_explained", "require_signed")
+# The campaign's 有效走访 switches, named once in visits.models.
+RULE_FIELDS = tuple(check.switch for check in QUALIFYING_CHECKS)
 
 
 @receiver(field_data_changed, dispatch_uid="dashboards_field_data_changed")
