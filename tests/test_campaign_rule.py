@@ -245,3 +245,73 @@ def test_it_takes_a_campaign_listing_every_county_as_city_wide(places):
         page_campaign(places.jishan, today).reason
         == f"“全市”是{today.year}年{today.month}月{today.day}日唯一覆盖稷山县的进行中活动"
     )
+
+
+# --- one snapshot of the campaign table (issue 13) ---------------------------------------------------------
+
+
+def _campaign_reads(queries) -> int:
+    return sum(1 for q in queries if 'FROM "campaigns_campaign"' in q["sql"])
+
+
+def test_it_reads_the_campaign_table_once_per_request(world, places, users):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client()
+    client.force_login(users.city)
+    today = f"{world.today:%Y-%m-%d}"
+    # The bulletin list asks the rule for the city and for each county; the ranking for its page and default date.
+    for url in ("/dashboard/bulletins/", f"/dashboard/rank/county/?date={today}", "/dashboard/rank/county/"):
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url).status_code == 200
+        assert _campaign_reads(captured.captured_queries) == 1, url
+
+
+def test_it_answers_in_python_what_the_sql_filters_answer(world, places):
+    from outreach.campaigns import rules
+    from outreach.campaigns.models import Campaign
+    from outreach.places.models import County
+
+    snapshot = rules.one_snapshot
+    with snapshot():
+        for county in County.objects.all():
+            in_sql = list(Campaign.objects.filter(rules.covers_county(county.pk)).order_by("-start_date", "-pk"))
+            assert rules._snapshot()[0].covering(county.pk) == in_sql, county.name
+        city_wide = list(Campaign.objects.filter(rules.covers_city()).order_by("-start_date", "-pk"))
+        assert rules._snapshot()[0].covering(None) == city_wide == [world.city]
+
+
+def test_it_sees_a_campaign_changed_in_the_same_request_or_outside_one(world, places, django_assert_num_queries):
+    from outreach.campaigns.rules import one_snapshot, running_campaigns
+
+    assert running_campaigns(places.jishan.pk) == [world.city]
+    with one_snapshot():
+        running_campaigns(places.jishan.pk)
+        with django_assert_num_queries(0):
+            assert running_campaigns(places.xinjiang.pk) == [world.city, world.xinjiang_own]
+        world.xinjiang_own.counties.add(places.jishan)  # dropped: the next question reads the table again
+        assert running_campaigns(places.jishan.pk) == [world.city, world.xinjiang_own]
+        world.xinjiang_own.end_date = world.today - dt.timedelta(days=1)
+        world.xinjiang_own.save()
+        assert running_campaigns(places.jishan.pk) == [world.city]
+    # Outside a request nothing is kept: every call reads the table.
+    world.city.delete()
+    assert running_campaigns(places.jishan.pk) == []
+
+
+def test_it_asks_the_phone_rule_in_one_query_with_or_without_the_snapshot(world, places, django_assert_num_queries):
+    from outreach.campaigns.rules import one_snapshot
+
+    household = factories.make_household(places.zhouzhuang, grid=places.zhouzhuang_grid)
+    member = factories.make_member(places.zhouzhuang)
+    factories.make_assignment(household, member, world.xinjiang_own)
+    with django_assert_num_queries(1):
+        choice = visit_campaign(household, world.today, visitor_id=member.pk)
+    assert choice.campaign == world.xinjiang_own
+    with one_snapshot():
+        page_campaign(places.xinjiang, world.today)
+        with django_assert_num_queries(1):  # only the visitor's assignments
+            assert visit_campaign(household, world.today, visitor_id=member.pk).campaign == world.xinjiang_own
+        with django_assert_num_queries(0):
+            assert visit_campaign(household, world.today).campaign is None

@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from outreach.accounts.scoping import scope_queryset
 from outreach.campaigns.models import Assignment, Campaign
-from outreach.campaigns.rules import CampaignChoice, page_campaign
+from outreach.campaigns.rules import CampaignChoice, any_running, page_campaign
 from outreach.dashboards.models import OrganizationDaySummary, VillageDaySummary
 from outreach.lib import metrics as m
 from outreach.people.models import Household, PartyMember, PartyOrganization
@@ -99,7 +99,7 @@ def default_as_of() -> dt.date:
     """Today while a campaign runs (so today's visits show; the App figures are the latest report's within the
     window), else the latest county report date, else today."""
     today = timezone.localdate()
-    if Campaign.objects.filter(start_date__lte=today, end_date__gte=today).exists():
+    if any_running(today):
         return today
     return latest_report_date() or today
 
@@ -133,12 +133,21 @@ def _sum_fields(names):
 
 
 class _Sums:
-    """Summary sums for the current and the previous date of one ranking, each fetched once for both days."""
+    """Summary sums and official reports for the current and the previous date of one ranking, each fetched
+    once for both days (``days``: the summary days, ``report_days``: the two report dates)."""
 
-    def __init__(self, campaign, days):
+    def __init__(self, campaign, days, report_days=()):
         self.campaign = campaign
         self.days = sorted({d for d in days if d is not None})
+        self.report_days = sorted({d for d in report_days if d is not None})
         self.cache = {}
+
+    def official(self, as_of, level: str, **filters) -> dict[int, dict]:
+        """The latest report on or before ``as_of`` (within the window) per county or town."""
+        key = ("official", level, tuple(sorted(filters.items())))
+        if key not in self.cache:
+            self.cache[key] = _official_rows(self.report_days or [as_of], level, **filters)
+        return _latest_on(self.cache[key], as_of, "county_id" if level == "county" else "town_id")
 
     def _fetch(self, key, build):
         if key not in self.cache:
@@ -185,20 +194,29 @@ class _Sums:
         return self.cache[key]
 
 
-def _official(as_of, level: str, **filters) -> dict[int, dict]:
-    """The latest report on or before ``as_of`` (within the window) per county or town: two small queries."""
+def _official_rows(days, level: str, **filters) -> list[dict]:
+    """The reports that can be the latest on or before each of ``days`` (within the window) of every county or
+    town: per unit, the newest report of each day's window (one query, at most two rows per unit)."""
     key = "county_id" if level == "county" else "town_id"
-    qs = RegistrationReport.objects.filter(
-        as_of__lte=as_of, as_of__gte=as_of - dt.timedelta(days=REPORT_WINDOW_DAYS), **filters
+    reports = RegistrationReport.objects.filter(
+        as_of__lte=max(days), as_of__gte=min(days) - dt.timedelta(days=REPORT_WINDOW_DAYS), **filters
     )
-    qs = qs.filter(town__isnull=True) if level == "county" else qs.filter(town__isnull=False)
-    latest = list(qs.order_by().values_list(key).annotate(day=Max("as_of")))
-    if not latest:
-        return {}
-    which = Q()
-    for unit, day in latest:
-        which |= Q(**{key: unit, "as_of": day})
-    return {r[key]: r for r in qs.filter(which).values(key, "as_of", "registered", "verified", "population")}
+    reports = reports.filter(town__isnull=True) if level == "county" else reports.filter(town__isnull=False)
+    newest = Q()
+    for day in days:
+        window = {"as_of__lte": day, "as_of__gte": day - dt.timedelta(days=REPORT_WINDOW_DAYS)}
+        latest = reports.filter(**{key: OuterRef(key)}, **window).order_by("-as_of").values("as_of")[:1]
+        newest |= Q(as_of=Subquery(latest))
+    return list(reports.filter(newest).order_by().values(key, "as_of", "registered", "verified", "population"))
+
+
+def _latest_on(rows: list[dict], as_of, key: str) -> dict[int, dict]:
+    earliest = as_of - dt.timedelta(days=REPORT_WINDOW_DAYS)
+    found = {}
+    for row in rows:
+        if earliest <= row["as_of"] <= as_of and (row[key] not in found or row["as_of"] > found[row[key]]["as_of"]):
+            found[row[key]] = row
+    return found
 
 
 def _county_population(report: dict, county_population) -> int | None:
@@ -210,7 +228,7 @@ def _unit_figures(level: str, parent, as_of: dt.date, campaign, sums: _Sums) -> 
     rows = []
     day = _summary_day(campaign, as_of)
     if level == "county":
-        official = _official(as_of, "county")
+        official = sums.official(as_of, "county")
         field_sums = sums.village(day, "county_id")
         member_sums = sums.member(day, "county_id")
         for pk, code, name, population in sums.places(
@@ -225,7 +243,7 @@ def _unit_figures(level: str, parent, as_of: dt.date, campaign, sums: _Sums) -> 
             row.update(member_sums.get(pk, {}))
             rows.append(row)
     elif level in ("town", "zone"):
-        official = _official(as_of, "town", county=parent)
+        official = sums.official(as_of, "town", county=parent)
         field_sums = sums.village(day, "town_id", county=parent)
         member_sums = sums.member(day, "town_id", county=parent, town__isnull=False)
         towns = {}
@@ -365,7 +383,7 @@ def ranking(level: str, parent=None, as_of: dt.date | None = None, metric: str |
     choice = page_campaign(scope_county(parent), as_of, requested=getattr(campaign, "pk", campaign))
     campaign = choice.campaign
     previous = previous_report_date(as_of)
-    sums = _Sums(campaign, [_summary_day(campaign, as_of), _summary_day(campaign, previous)])
+    sums = _Sums(campaign, [_summary_day(campaign, as_of), _summary_day(campaign, previous)], [as_of, previous])
     rows = _unit_figures(level, parent, as_of, campaign, sums)
     _fill_defaults(rows, level)
     m.rank_rows(rows, metric_obj)

@@ -23,8 +23,7 @@ from outreach.accounts.models import AccessLog, Role
 from outreach.accounts.privacy import display_phone
 from outreach.accounts.scoping import get_in_scope_or_404, in_scope, scope_queryset
 from outreach.accounts.services import record_access
-from outreach.campaigns.models import Campaign
-from outreach.campaigns.rules import CampaignChoice, page_campaign
+from outreach.campaigns.rules import CampaignChoice, all_campaigns, page_campaign
 from outreach.dashboards import bulletins, charts, queries
 from outreach.dashboards.models import Bulletin
 from outreach.dashboards.services import ensure_fresh_summaries
@@ -375,7 +374,7 @@ def _draft_form_context(user) -> dict:
         "metrics": m.METRICS,
         "as_of": as_of,
         "campaign_defaults": defaults,
-        "campaigns": Campaign.objects.order_by("-start_date", "-pk"),
+        "campaigns": all_campaigns(),
     }
 
 
