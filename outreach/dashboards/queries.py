@@ -59,6 +59,8 @@ FIELD_FIGURES = [
 ]
 # An official report older than this is not shown as the figure of a later date.
 REPORT_WINDOW_DAYS = 31
+# How many of the newest report dates a ranking page reads (it links the latest few).
+REPORT_DATES = 60
 
 
 @dataclass
@@ -95,27 +97,32 @@ def latest_report_date() -> dt.date | None:
     return RegistrationReport.objects.filter(town__isnull=True).aggregate(d=Max("as_of"))["d"]
 
 
-def default_as_of() -> dt.date:
+def default_as_of(dates: list[dt.date] | None = None) -> dt.date:
     """Today while a campaign runs (so today's visits show; the App figures are the latest report's within the
-    window), else the latest county report date, else today."""
+    window), else the latest county report date, else today. ``dates``: ``report_dates()`` if the caller has it."""
     today = timezone.localdate()
     if any_running(today):
         return today
-    return latest_report_date() or today
+    latest = (dates[0] if dates else None) if dates is not None else latest_report_date()
+    return latest or today
 
 
-def previous_report_date(as_of: dt.date) -> dt.date | None:
-    """The report date before ``as_of`` (county reports), else the day before."""
-    day = RegistrationReport.objects.filter(town__isnull=True, as_of__lt=as_of).aggregate(d=Max("as_of"))["d"]
+def previous_report_date(as_of: dt.date, dates: list[dt.date] | None = None) -> dt.date | None:
+    """The report date before ``as_of`` (county reports), else the day before. ``dates``: ``report_dates()`` if
+    the caller has it (read from it when it reaches back far enough)."""
+    day = next((d for d in dates if d < as_of), None) if dates is not None else None
+    if day is None and (dates is None or len(dates) >= REPORT_DATES):
+        day = RegistrationReport.objects.filter(town__isnull=True, as_of__lt=as_of).aggregate(d=Max("as_of"))["d"]
     return day or (as_of - dt.timedelta(days=1))
 
 
-def report_dates(limit: int = 60) -> list[dt.date]:
+def report_dates(limit: int | None = None) -> list[dt.date]:
+    """The newest county report dates, newest first (``REPORT_DATES`` of them unless ``limit``)."""
     return list(
         RegistrationReport.objects.filter(town__isnull=True)
         .order_by("-as_of")
         .values_list("as_of", flat=True)
-        .distinct()[:limit]
+        .distinct()[: limit or REPORT_DATES]
     )
 
 
@@ -369,20 +376,22 @@ def _fill_defaults(rows: list[dict], level: str) -> None:
             row[f"v_{metric.key}"] = metric.value(row)
 
 
-def ranking(level: str, parent=None, as_of: dt.date | None = None, metric: str | None = None, campaign=None) -> Ranking:
+def ranking(
+    level: str, parent=None, as_of: dt.date | None = None, metric: str | None = None, campaign=None, dates=None
+) -> Ranking:
     """The ranking of every unit of ``level`` under ``parent`` on ``as_of``, with the change since the
     previous report date (rank moves and value Δ of the ranking metric).
 
     ``campaign`` (an id from the page's 活动 choice) overrides the campaign rule's default for the place; the
-    previous date is read in the same campaign.
+    previous date is read in the same campaign. ``dates``: ``report_dates()`` when the caller has read them.
     """
     if level not in LEVELS:
         raise KeyError(f"没有这个层级：{level}")
-    as_of = as_of or default_as_of()
+    as_of = as_of or default_as_of(dates)
     metric_obj = m.get_metric(metric or m.DEFAULT_METRIC_BY_LEVEL[level])
     choice = page_campaign(scope_county(parent), as_of, requested=getattr(campaign, "pk", campaign))
     campaign = choice.campaign
-    previous = previous_report_date(as_of)
+    previous = previous_report_date(as_of, dates)
     sums = _Sums(campaign, [_summary_day(campaign, as_of), _summary_day(campaign, previous)], [as_of, previous])
     rows = _unit_figures(level, parent, as_of, campaign, sums)
     _fill_defaults(rows, level)

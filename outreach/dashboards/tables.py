@@ -2,6 +2,7 @@
 
 import django_tables2 as tables
 from django.utils.html import conditional_escape, format_html
+from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 from django_tables2.data import TableListData
 from django_tables2.utils import Accessor, OrderBy
@@ -63,6 +64,23 @@ class BaseTable(tables.Table):
                 cells.append(f"{opening}{conditional_escape(value)}</td>")
             out.append("<tr>" + "".join(cells) + "</tr>")
         return mark_safe("".join(out))
+
+    def thead_html(self):
+        """The header row as HTML, built in Python as django-tables2's template builds it (the sort link keeps the
+        rest of the query string): its per-column template rendering cost as much as the 13 body rows did."""
+        params = dict(self.request.GET) if getattr(self, "request", None) is not None else {}
+        cells = []
+        for bound in self.columns:
+            if not bound.visible:
+                continue
+            attrs = bound.attrs["th"].as_html()
+            opening = format_html("<th {}>", attrs) if attrs else mark_safe("<th>")
+            header = conditional_escape(bound.header)
+            if bound.orderable:
+                query = urlencode({**params, self.prefixed_order_by_field: str(bound.order_by_alias.next)}, doseq=True)
+                header = format_html('<a href="{}">{}</a>', f"?{query}", header)
+            cells.append(f"{opening}{header}</th>")
+        return mark_safe("<thead><tr>" + "".join(cells) + "</tr></thead>")
 
     def export_columns(self) -> list[xlsx.Column]:
         """The visible columns as the xlsx writer's columns: typed cells, "—" where the page shows it."""

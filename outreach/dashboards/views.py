@@ -38,10 +38,10 @@ VILLAGES_SHOWN = 300
 PARENT_MODEL = {"town": County, "zone": County, "organization": County, "village": Town, "grid": Village}
 
 
-def _as_of(request) -> dt.date:
+def _as_of(request, dates=None) -> dt.date:
     value = request.GET.get("date")
     day = parse_date(value) if value else None
-    return day or queries.default_as_of()
+    return day or queries.default_as_of(dates)
 
 
 def _metric_key(request, level: str) -> str:
@@ -128,9 +128,10 @@ def ranking(request, level: str, parent_pk: int):
 
 def _ranking_page(request, level: str, parent):
     ensure_fresh_summaries()
-    as_of = _as_of(request)
+    dates = queries.report_dates()
+    as_of = _as_of(request, dates)
     result = queries.ranking(
-        level, parent, as_of, _metric_key(request, level), campaign=request.GET.get("campaign") or None
+        level, parent, as_of, _metric_key(request, level), campaign=request.GET.get("campaign") or None, dates=dates
     )
     _drill_urls(level, result.rows, request)
     table = RankingTable.for_level(level, result.rows, metric=result.metric, order_by_field="sort")
@@ -176,7 +177,7 @@ def _ranking_page(request, level: str, parent):
             "tabs": tabs,
             "funnel": _funnel(result.rows),
             "export_url": f"?{query.urlencode()}",
-            "report_dates": queries.report_dates(),
+            "report_dates": dates,
             "choice": result.choice,
         },
     )
