@@ -583,6 +583,53 @@ def test_it_answers_rankings_with_queries_that_do_not_grow_with_rows(
         client.get(urls[0])
 
 
+# What each page costs in queries (issue 13): the session and the user, the freshness check, the campaign rule's
+# one snapshot, then the page's own reads. None may grow with rows, campaigns or counties.
+PAGE_QUERIES = {
+    "/dashboard/rank/county/?date=2021-08-13": 10,
+    "/dashboard/rank/county/": 10,
+    "/dashboard/trends/?date=2021-08-13": 8,
+    "/dashboard/chase/members/": 5,
+    "/dashboard/chase/households/?date=2021-08-13": 4,
+    "/dashboard/chase/villages/?date=2021-08-13": 6,
+    "/dashboard/bulletins/": 6,
+}
+
+
+def test_it_answers_every_dashboard_page_in_queries_that_do_not_grow(places, users, client):
+    from outreach.places.models import County
+
+    campaign = make_campaign()
+    report(places.xinjiang, AUG13, 62113, 49213)
+    member = make_member(places.zhouzhuang)
+    household = make_household(places.zhouzhuang, grid=places.zhouzhuang_grid)
+    good_visit(household, member, 3)
+    rebuild_summaries()
+    client.force_login(users.city)
+
+    def counts():
+        result = {}
+        for url in PAGE_QUERIES:
+            with CaptureQueriesContext(connection) as ctx:
+                assert client.get(url).status_code == 200, url
+            result[url] = len(ctx.captured_queries)
+        return result
+
+    small = counts()
+    assert small == PAGE_QUERIES
+    # More campaigns (one per county, as 专项 are), more report dates, more rows: the same counts.
+    for n, county in enumerate(County.objects.all()):
+        make_campaign(f"专项{n}", start_date=AUG13, end_date=AUG13).counties.set([county])
+        report(county, AUG13 - dt.timedelta(days=1), 1000 + n)
+    for village in (places.zhouzhuang, places.wangzhuang, places.sanquan_village):
+        for _ in range(3):
+            h = make_household(village)
+            make_assignment(h, make_member(village), campaign)
+            good_visit(h, member, 4)
+    rebuild_summaries()
+    assert counts() == small
+
+
 def test_it_prints_the_leaderboard_as_json(places, capsys):
     report(places.xinjiang, AUG13, 62113, 49213)
     call_command("leaderboard", "--date", "2021-08-13", "--metric", "注册率", "--json")

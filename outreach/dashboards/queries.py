@@ -419,8 +419,10 @@ def ranking(
 
 def registration_trend(until: dt.date, days: int = 120) -> dict:
     """注册率 per county on every county report date of the last ``days`` days: {dates, series}."""
-    populations = dict(County.objects.values_list("pk", "population"))
-    names = dict(County.objects.order_by("code").values_list("pk", "name"))
+    counties = County.objects.order_by("code").values_list("pk", "name", "population")
+    names, populations = {}, {}
+    for pk, name, population in counties:
+        names[pk], populations[pk] = name, population
     reports = RegistrationReport.objects.filter(
         town__isnull=True, as_of__lte=until, as_of__gt=until - dt.timedelta(days=days)
     ).values_list("county_id", "as_of", "registered", "population")
@@ -466,10 +468,13 @@ def members_without_visit(user, days: int, as_of: dt.date | None = None):
     as_of = as_of or timezone.localdate()
     cutoff = timezone.make_aware(dt.datetime.combine(as_of - dt.timedelta(days=days - 1), dt.time.min))
     last = Visit.objects.filter(visitor=OuterRef("pk")).order_by("-visited_at").values("visited_at")[:1]
+    recent = Visit.objects.filter(visitor=OuterRef("pk"), visited_at__gte=cutoff)
     qs = scope_queryset(user, PartyMember.objects.filter(is_active=True))
+    # "No visit since the cutoff" is one probe of the (visitor, visited_at) index per member; the last visit is
+    # looked up only for the members without one, to sort them.
     return (
-        qs.annotate(last_visit=Subquery(last))
-        .filter(Q(last_visit__isnull=True) | Q(last_visit__lt=cutoff))
+        qs.filter(~Exists(recent))
+        .annotate(last_visit=Subquery(last))
         .select_related("organization", "county")
         .order_by(F("last_visit").asc(nulls_first=True), "pk")
     )
