@@ -51,18 +51,22 @@ class BaseTable(tables.Table):
                 continue
             css = bound.attrs.get("td", {}).get("class", "")
             opening = format_html('<td class="{}">', css) if css else mark_safe("<td>")
-            columns.append((bound.column, bound.name, opening))
+            column = bound.column
+            # Numbers and percentages (digits, ",", ".", "%", "—") need no escaping.
+            cell = getattr(column, "cell_text", None) or getattr(column, "cell_html", None)
+            columns.append((cell, bound.name, opening, hasattr(column, "cell_text")))
         out = []
         for record in self.data:
-            cells = []
-            for column, name, opening in columns:
-                if hasattr(column, "cell_html"):
-                    value = column.cell_html(record)
-                else:
+            cells = ["<tr>"]
+            for cell, name, opening, plain in columns:
+                if cell is None:
                     value = record.get(name)
                     value = m.DASH if value is None else value
-                cells.append(f"{opening}{conditional_escape(value)}</td>")
-            out.append("<tr>" + "".join(cells) + "</tr>")
+                else:
+                    value = cell(record)
+                cells.append(f"{opening}{value if plain else conditional_escape(value)}</td>")
+            cells.append("</tr>")
+            out.append("".join(cells))
         return mark_safe("".join(out))
 
     def thead_html(self):
@@ -113,8 +117,8 @@ class FigureColumn(tables.Column):
     def render(self, value):
         return f"{value:,}"
 
-    def cell_html(self, record):
-        value = self.accessor.resolve(record, quiet=True)
+    def cell_text(self, record):
+        value = record.get(self.accessor) if "." not in self.accessor else self.accessor.resolve(record, quiet=True)
         return m.DASH if value is None else f"{value:,}"
 
     def export_value(self, record):
@@ -136,8 +140,8 @@ class MetricColumn(tables.Column):
     def render(self, value):
         return m.format_value(self.metric, value)
 
-    def cell_html(self, record):
-        return m.format_value(self.metric, record.get(f"v_{self.metric.key}"))
+    def cell_text(self, record):
+        return m.format_value(self.metric, record.get(self.accessor))
 
     def export_value(self, record):
         return m.export_value(self.metric, record.get(f"v_{self.metric.key}"))
