@@ -503,9 +503,11 @@ def run_open_loop(spec: OpenLoopSpec) -> dict:
 
 
 def run_open(spec: OpenLoopSpec, server: Server | None = None) -> dict:
-    """``run_open_loop`` with, given ``server``, the app's CPU milliseconds per answered request."""
+    """``run_open_loop`` with, given ``server``, the app's CPU milliseconds per answered request (a request that
+    timed out or was never sent is not among them)."""
     before = server.cpu_seconds() if server else 0.0
     figures = run_open_loop(spec)
-    if server and figures["requests"]:
-        figures["app_cpu_ms"] = round((server.cpu_seconds() - before) * 1000 / figures["requests"], 2)
+    answered = figures["requests"] - figures["statuses"].get("0", 0)
+    if server and answered:
+        figures["app_cpu_ms"] = round((server.cpu_seconds() - before) * 1000 / answered, 2)
     return figures

@@ -402,7 +402,7 @@ def _floors(runs: list[dict], names: tuple[str, ...], what: str) -> list[dict]:
         {
             "figure": name,
             "value": median_of([{name: r[name]} for r in runs])[name],
-            "what": f"{what}的{FIGURE_NAMES[name]}",
+            "what": f"{what}：{FIGURE_NAMES[name]}",
         }
         for name in names
         if all(name in r for r in runs)
