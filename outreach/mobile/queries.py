@@ -1,13 +1,14 @@
 """Reads of the phone pages and of the review pages, returning plain data for thin views."""
 
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
 
 from outreach.accounts.privacy import display_phone, sees_full_phones
 from outreach.accounts.scoping import scope_queryset
 from outreach.lib import metrics
 from outreach.mobile.models import CallbackCheck
-from outreach.people.models import VULNERABLE_FIELDS, Household, Resident, vulnerable_labels
-from outreach.visits.models import Visit
+from outreach.people.models import VULNERABLE_FIELDS, Household, PartyMember, Resident, vulnerable_labels
+from outreach.visits.models import FraudType, Visit
 
 PAGE_SIZE = 20
 
@@ -103,6 +104,32 @@ def my_households(user, campaign, q: str = "", unvisited: bool = False, page: in
         "has_next": has_next,
         "has_previous": page > 1,
     }
+
+
+def visit_target(user, household_id: int, script_ids) -> Household | None:
+    """The household a phone's visit names, if it is in ``user``'s scope, else None; one query for the three
+    things a visit POST must read before it writes.
+
+    The household comes with its places only (what ``record_visit`` copies onto the visit) and two answers
+    read in the same statement: ``visitor_id``, the party member behind ``user``'s login (None for a grid
+    worker without one), and ``active_scripts``, how many of ``script_ids`` are fraud scripts still active.
+    """
+    member = PartyMember.objects.filter(user_id=user.pk).order_by().values("pk")[:1]
+    households = scope_queryset(user, Household.objects.only("id", "county_id", "town_id", "village_id", "grid_id"))
+    households = households.annotate(visitor_id=Subquery(member))
+    if script_ids:
+        # COUNT(*) of the active ones as a scalar subquery: every row grouped on the one is_active value.
+        active = (
+            FraudType.objects.filter(pk__in=script_ids, is_active=True)
+            .order_by()
+            .values("is_active")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        households = households.annotate(active_scripts=Coalesce(Subquery(active), 0))
+    else:
+        households = households.annotate(active_scripts=Value(0, output_field=IntegerField()))
+    return households.filter(pk=household_id).first()
 
 
 def household_detail(user, household: Household, campaign) -> dict:
