@@ -441,7 +441,8 @@ def post_visits(ctx: Context, workers: int) -> dict:
                     households=households,
                     seconds=ctx.load_seconds,
                 )
-                runs.append(run_load(spec, server))
+                since = timezone.now()
+                runs.append(run_load(spec, server, handled=lambda since=since: _stored_since(user, since)))
         # gunicorn has stopped gracefully: the requests the tool left at its deadline are answered and stored.
         stored = _stored_since(user, started)
     finally:
@@ -496,7 +497,8 @@ def post_visits_open(ctx: Context) -> dict:
                     body=json.dumps(body, ensure_ascii=False),
                     households=households,
                 )
-                runs.append(run_open(spec, server))
+                since = timezone.now()
+                runs.append(run_open(spec, server, handled=lambda since=since: _stored_since(user, since)))
         stored = _stored_since(user, started)
     finally:
         Visit.objects.filter(recorded_by=user, created_at__gte=started).delete()
