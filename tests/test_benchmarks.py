@@ -264,3 +264,34 @@ def test_it_names_the_command_without_the_note(monkeypatch):
     assert report.command_line() == "manage.py benchmark --docs docs/benchmarks.md"
     monkeypatch.setenv("MAKELEVEL", "1")
     assert report.command_line().startswith("make bench")
+
+
+def test_it_sends_an_open_loop_run_at_its_rate_and_waits_for_every_answer():
+    import http.server
+    import threading
+
+    class Answer(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(201 if self.path == "/ok" else 500)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_port}"
+        spec = load.OpenLoopSpec(url=f"{base}/ok", rate=50, seconds=1, method="POST", body='{"id": "{uuid}"}')
+        figures = load.run_open_loop(spec)
+        assert (figures["requests"], figures["errors"], figures["statuses"]) == (50, 0, {"201": 50})
+        assert figures["offered_per_s"] == 50 and figures["p99_ms"] >= figures["p50_ms"] > 0
+        failing = load.run_open_loop(load.OpenLoopSpec(url=f"{base}/bad", rate=20, seconds=1, method="POST"))
+        assert failing["errors"] == 20 and failing["statuses"] == {"500": 20}
+    finally:
+        server.shutdown()
+        server.server_close()
+    with pytest.raises(ValueError, match="回环"):
+        load.run_open_loop(load.OpenLoopSpec(url="http://10.0.0.1:8000/healthz", seconds=1))

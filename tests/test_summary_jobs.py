@@ -108,3 +108,23 @@ def test_it_refreshes_inline_once_per_transaction_with_the_immediate_backend(wor
     assert len(queued) == 1 and queued[0].status == TaskResultStatus.SUCCESSFUL
     assert not PendingVillage.objects.exists()
     assert visited(places) == 5
+
+
+def test_it_asks_the_queue_only_for_a_village_not_yet_marked(world, places, settings):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.TASKS = DATABASE_QUEUE
+    member, zhouzhuang, wangzhuang = world
+    visit(zhouzhuang[0], member, 1)
+    assert waiting_jobs().count() == 1
+    with CaptureQueriesContext(connection) as captured:
+        visit(zhouzhuang[1], member, 2)  # the village's mark is still waiting: its job will take this visit too
+    assert not [q for q in captured.captured_queries if DBTaskResult._meta.db_table in q["sql"]]
+    with CaptureQueriesContext(connection) as captured:
+        visit(wangzhuang[0], member, 2)  # a new mark asks whether a job is waiting (one is)
+    assert [q for q in captured.captured_queries if DBTaskResult._meta.db_table in q["sql"]]
+    assert waiting_jobs().count() == 1
+    call_command("db_worker", "--batch", "--no-startup-delay", verbosity=0)
+    assert not PendingVillage.objects.exists()
+    assert (visited(places), visited(places, "王庄村")) == (2, 1)

@@ -77,26 +77,42 @@ class Server:
     def cpu_seconds(self) -> float:
         return _children_cpu_seconds(self.pid)
 
+    def settle(self, quiet_ms: float = 10.0, interval: float = 0.25, timeout: float = 30.0) -> None:
+        """Wait until the workers use less than ``quiet_ms`` of CPU in ``interval`` seconds (at most ``timeout``):
+        requests a load tool left behind (in flight at its deadline, or queued after it gave up on them) are
+        answered before the next run, so their CPU is not counted against that run's requests."""
+        deadline = time.monotonic() + timeout
+        last = self.cpu_seconds()
+        while time.monotonic() < deadline:
+            time.sleep(interval)
+            now = self.cpu_seconds()
+            if (now - last) * 1000 < quiet_ms:
+                return
+            last = now
+
 
 @contextmanager
 def gunicorn(workers: int = 3, timeout: float = 60.0):
-    """A gunicorn serving this checkout on a free loopback port; yields a ``Server`` (base URL, pid)."""
+    """A gunicorn serving this checkout on a free loopback port; yields a ``Server`` (base URL, pid).
+
+    Started as ``make serve`` starts it (``outreach/gunicorn_conf.py``: sync workers, the access log line of
+    every request, worker recycling), on its own port and with ``workers`` workers; the log goes to a
+    temporary file, read back only when gunicorn fails to start.
+    """
     port = free_port()
     command = [
         sys.executable,
         "-m",
         "gunicorn",
         "outreach.wsgi",
+        "-c",
+        "python:outreach.gunicorn_conf",
         "--bind",
         f"{LOOPBACK}:{port}",
         "--workers",
         str(workers),
-        "--worker-class",
-        "sync",
         "--log-level",
         "warning",
-        "--timeout",
-        "60",
     ]
     log = tempfile.TemporaryFile()
     process = subprocess.Popen(command, cwd=BASE_DIR, env=server_env(), stdout=log, stderr=subprocess.STDOUT)
@@ -361,11 +377,167 @@ def run_python(spec: LoadSpec) -> dict:
     return figures
 
 
-def run_load(spec: LoadSpec, server: Server | None = None) -> dict:
-    """One load run; with ``server``, also the app's CPU milliseconds per request (steadier than the rate
-    on a shared machine: other jobs slow the clock, not the work a request costs)."""
-    before = server.cpu_seconds() if server else 0.0
-    figures = run_wrk(spec) if wrk_available() else run_python(spec)
-    if server and figures["requests"]:
-        figures["app_cpu_ms"] = round((server.cpu_seconds() - before) * 1000 / figures["requests"], 2)
+def _cpu_per_request(server: Server, run, figures_handled) -> dict:
+    """``run()``'s figures with ``app_cpu_ms``: the workers' CPU from an idle server until it is idle again,
+    divided by the requests it handled (``figures_handled(figures)``: those it answered, and those a tool
+    gave up on that it still handled)."""
+    server.settle()
+    before = server.cpu_seconds()
+    figures = run()
+    server.settle()
+    handled = figures_handled(figures)
+    if handled:
+        figures["app_cpu_ms"] = round((server.cpu_seconds() - before) * 1000 / handled, 2)
     return figures
+
+
+def run_load(spec: LoadSpec, server: Server | None = None, handled=None) -> dict:
+    """One load run; with ``server``, also the app's CPU milliseconds per request (steadier than the rate
+    on a shared machine: other jobs slow the clock, not the work a request costs). ``handled`` (a function of
+    no arguments) counts the requests the server handled when that differs from the answers the tool read
+    (the visit POST counts the visits stored: wrk leaves up to one request per connection in flight)."""
+
+    def run():
+        return run_wrk(spec) if wrk_available() else run_python(spec)
+
+    if server is None:
+        return run()
+    return _cpu_per_request(server, run, lambda figures: handled() if handled else figures["requests"])
+
+
+@dataclass
+class OpenLoopSpec:
+    """Requests at a constant arrival rate (open loop): ``rate`` a second for ``seconds``, whatever the answers.
+
+    Each request leaves at its scheduled time on a connection of its own (gunicorn's sync workers close every
+    connection after one answer) and its latency counts from that time, so a server that falls behind shows
+    its queue in the latency rather than slowing the sender down (wrk's closed loop hides that). Bounded: at
+    most ``max_requests`` in all and ``max_outstanding`` waiting at once (a request that would pass that bound
+    is not sent and counts as an error), each answer within ``timeout`` seconds.
+    """
+
+    url: str
+    rate: float = 300.0
+    seconds: int = 10
+    method: str = "GET"
+    headers: dict | None = None
+    body: str = ""  # {uuid} and {household} filled per request, as in LoadSpec
+    households: tuple[int, ...] = ()
+    max_requests: int = 20_000
+    max_outstanding: int = 512
+    timeout: float = 10.0
+
+
+def _percentile(ordered: list[float], share: float) -> float:
+    """Nearest-rank percentile of an ascending list (0.0 for an empty one)."""
+    if not ordered:
+        return 0.0
+    return ordered[max(0, min(len(ordered) - 1, -(-int(share * 1000) * len(ordered) // 1000) - 1))]
+
+
+def run_open_loop(spec: OpenLoopSpec) -> dict:
+    """One open-loop run (asyncio, one process); figures as ``run_python``'s plus the offered rate.
+
+    ``requests`` counts the requests answered (every one sent is waited for, so none is still in flight
+    when the figures are taken); ``errors`` counts answers of 400 and above, connection failures, timeouts
+    and requests not sent because ``max_outstanding`` were waiting.
+    """
+    import asyncio
+    import random
+    import uuid
+
+    _check_loopback(spec.url)
+    rest = spec.url.split("//", 1)[1]
+    hostport, _, path = rest.partition("/")
+    host, _, port = hostport.partition(":")
+    port = int(port or 80)
+    path = "/" + path
+    total = max(1, min(spec.max_requests, int(spec.rate * spec.seconds)))
+    rng = random.Random(secrets.token_hex(8))
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    counts = {"errors": 0, "dropped": 0, "outstanding": 0, "most_outstanding": 0}
+
+    def request_bytes() -> bytes:
+        body = b""
+        if spec.body:
+            text = spec.body.replace("{uuid}", str(uuid.UUID(int=rng.getrandbits(128), version=4)))
+            if spec.households:
+                text = text.replace("{household}", str(rng.choice(spec.households)))
+            body = text.encode()
+        lines = [f"{spec.method} {path} HTTP/1.1", f"Host: {hostport}", "Connection: close"]
+        lines += [f"{name}: {value}" for name, value in (spec.headers or {}).items()]
+        if body or spec.method == "POST":
+            lines.append(f"Content-Length: {len(body)}")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+    async def one(scheduled: float, payload: bytes):
+        status = 0
+        writer = None
+        try:
+            async with asyncio.timeout(spec.timeout):
+                reader, writer = await asyncio.open_connection(host, port)
+                writer.write(payload)
+                await writer.drain()
+                head = await reader.readline()
+                parts = head.split()
+                status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+                await reader.read()  # the server closes the connection after its answer
+        except (OSError, TimeoutError, asyncio.IncompleteReadError, ValueError):
+            status = 0
+        finally:
+            if writer is not None:
+                writer.close()
+        latencies.append((time.perf_counter() - scheduled) * 1000)
+        statuses[status] = statuses.get(status, 0) + 1
+        if not 0 < status < 400:
+            counts["errors"] += 1
+        counts["outstanding"] -= 1
+
+    async def main():
+        tasks = []
+        start = time.perf_counter() + 0.05
+        interval = 1.0 / spec.rate
+        for n in range(total):
+            scheduled = start + n * interval
+            payload = request_bytes()
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if counts["outstanding"] >= spec.max_outstanding:
+                counts["errors"] += 1
+                counts["dropped"] += 1
+                continue
+            counts["outstanding"] += 1
+            counts["most_outstanding"] = max(counts["most_outstanding"], counts["outstanding"])
+            tasks.append(asyncio.create_task(one(scheduled, payload)))
+        sent_by = time.perf_counter()
+        await asyncio.gather(*tasks)
+        return start, sent_by
+
+    start, sent_by = asyncio.run(main())
+    ordered = sorted(latencies)
+    seconds = sent_by - start
+    return {
+        "offered_per_s": spec.rate,
+        "requests": len(latencies),
+        "requests_per_s": round(len(latencies) / seconds, 1) if seconds > 0 else 0.0,
+        "p50_ms": round(_percentile(ordered, 0.50), 1),
+        "p99_ms": round(_percentile(ordered, 0.99), 1),
+        "max_ms": round(ordered[-1], 1) if ordered else 0.0,
+        "errors": counts["errors"],
+        "dropped": counts["dropped"],
+        "most_outstanding": counts["most_outstanding"],
+        "statuses": {str(code): n for code, n in sorted(statuses.items())},
+        "tool": "python-asyncio",
+    }
+
+
+def run_open(spec: OpenLoopSpec, server: Server | None = None, handled=None) -> dict:
+    """``run_open_loop`` with, given ``server``, the app's CPU milliseconds per request handled: every request
+    sent (one the generator gave up on is still read and answered by a worker later), or ``handled()``."""
+    if server is None:
+        return run_open_loop(spec)
+    return _cpu_per_request(
+        server, lambda: run_open_loop(spec), lambda figures: handled() if handled else figures["requests"]
+    )

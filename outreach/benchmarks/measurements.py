@@ -22,9 +22,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from outreach.benchmarks.context import Context, MeasureError
-from outreach.benchmarks.load import LoadSpec, gunicorn, run_load
+from outreach.benchmarks.load import LoadSpec, OpenLoopSpec, gunicorn, run_load, run_open
 from outreach.benchmarks.models import CityBuild
-from outreach.benchmarks.registry import Target, measurement, median_of, summarize
+from outreach.benchmarks.registry import FIGURE_NAMES, Target, measurement, median_of, summarize
 from outreach.campaigns.models import Assignment
 from outreach.dashboards.models import OrganizationDaySummary
 from outreach.lib.signals import field_data_changed
@@ -386,7 +386,20 @@ VISIT_BODY = {
 
 CORES = os.cpu_count() or 1
 SERVE_WORKERS = CORES + 1  # what outreach/gunicorn_conf.py starts by default
-VISIT_TARGETS = [Target("visits_per_s", ">=", 150, "#5"), Target("p99_ms", "<", 250, "#5")]
+VISIT_TARGETS = [
+    Target("visits_per_s", ">=", 150, "#5"),
+    Target("p99_ms", "<", 250, "#5"),
+    Target("visits_per_s", ">=", 500, "#13"),
+    Target("p99_ms", "<=", 100, "#13"),
+    Target("app_cpu_ms", "<=", 2, "#13"),
+]
+OPEN_RATE = 300  # visits a second offered in the open-loop run (#13)
+OPEN_TARGETS = [
+    Target("p99_ms", "<=", 50, "#13"),
+    Target("errors", "<=", 0, "#13"),
+    Target("app_cpu_ms", "<=", 2, "#13"),
+]
+HEALTHZ_FLOOR = "同一次运行中、同一个 gunicorn 上的 /healthz"
 
 
 def _visit_post(workers: int):
@@ -447,14 +460,43 @@ def visit_post_request(ctx: Context) -> tuple[tuple[int, ...], dict, dict]:
     return households, body, headers
 
 
+def _floors(runs: list[dict], names: tuple[str, ...], what: str) -> list[dict]:
+    """The floor of each figure in ``names``: the median over the rounds of the /healthz run beside each."""
+    return [
+        {
+            "figure": name,
+            "value": median_of([{name: r[name]} for r in runs])[name],
+            "what": f"{what}：{FIGURE_NAMES[name]}",
+        }
+        for name in names
+        if all(name in r for r in runs)
+    ]
+
+
+def _stored_since(user, since) -> int:
+    return Visit.objects.filter(recorded_by=user, created_at__gte=since).count()
+
+
 def post_visits(ctx: Context, workers: int) -> dict:
+    """Closed loop: 32 connections post visits as fast as they are answered (wrk, else the Python generator).
+
+    Each round first loads /healthz on the same gunicorn for a third of the time: the floor of the figures
+    (``floor``), taken in the same minute, on the same busy machine. ``sent`` counts the answers the load tool
+    received; ``stored`` the visits stored once gunicorn has stopped. Every request carries a new client id, so
+    stored − sent is the requests still in flight when the tool stopped at its deadline (wrk counts only
+    answers it read; the server still answered and stored them): ``unanswered``, at most one per connection a
+    round. More would mean a visit stored twice, and fails the measurement.
+    """
     user = ctx.user("grid")
     households, body, spec_headers = visit_post_request(ctx)
     started = timezone.now()
-    runs = []
+    runs, floors = [], []
+    connections = LoadSpec(url="").connections
     try:
         with gunicorn(workers=workers) as server:
             for _ in range(ctx.load_runs):
+                healthz = LoadSpec(url=f"{server.base}/healthz", seconds=max(2, ctx.load_seconds // 3))
+                floors.append(run_load(healthz, server))
                 spec = LoadSpec(
                     url=f"{server.base}{reverse('mobile:visit_api')}",
                     method="POST",
@@ -463,14 +505,74 @@ def post_visits(ctx: Context, workers: int) -> dict:
                     households=households,
                     seconds=ctx.load_seconds,
                 )
-                runs.append(run_load(spec, server))
-        stored = Visit.objects.filter(recorded_by=user, created_at__gte=started).count()
+                since = timezone.now()
+                runs.append(run_load(spec, server, handled=lambda since=since: _stored_since(user, since)))
+        # gunicorn has stopped gracefully: the requests the tool left at its deadline are answered and stored.
+        stored = _stored_since(user, started)
     finally:
         # Leave the dataset as build_city made it, so runs stay comparable.
         Visit.objects.filter(recorded_by=user, created_at__gte=started).delete()
     figures = median_of(runs)
     figures["visits_per_s"] = figures.pop("requests_per_s")
-    # Every request carries a new client id, so stored ≈ sent (a few may still be in flight at the end).
     figures["sent"] = sum(r["requests"] for r in runs)
     figures["stored"] = stored
+    figures["unanswered"] = figures["stored"] - figures["sent"]
+    if not 0 <= figures["unanswered"] <= connections * len(runs):
+        raise MeasureError(
+            f"发出并收到回答 {figures['sent']} 次，存下 {figures['stored']} 条：差数超出每轮每个连接最多一个未收到回答的请求"
+        )
+    figures["floor"] = _floors(floors, ("app_cpu_ms", "p99_ms"), HEALTHZ_FLOOR)
+    return figures
+
+
+@measurement(
+    "mobile.visit_post_open",
+    f"手机提交走访 POST，开环：每秒恒定发出 {OPEN_RATE} 次（gunicorn {SERVE_WORKERS} 个 sync worker）",
+    "手机走访",
+    requires=["outreach.mobile"],
+    targets=OPEN_TARGETS,
+    heavy=True,
+)
+def post_visits_open(ctx: Context) -> dict:
+    """Open loop: visits leave at a constant rate whatever the answers (``load.run_open_loop``), latency counted
+    from each one's scheduled time. Each round first offers /healthz at the same rate (the floor). Every request
+    sent is waited for, so the visits stored must equal the answers: anything else fails the measurement."""
+    user = ctx.user("grid")
+    households, body, spec_headers = visit_post_request(ctx)
+    started = timezone.now()
+    runs, floors = [], []
+    try:
+        with gunicorn(workers=SERVE_WORKERS) as server:
+            for _ in range(ctx.load_runs):
+                floors.append(
+                    run_open(
+                        OpenLoopSpec(
+                            url=f"{server.base}/healthz", rate=OPEN_RATE, seconds=max(2, ctx.load_seconds // 3)
+                        ),
+                        server,
+                    )
+                )
+                spec = OpenLoopSpec(
+                    url=f"{server.base}{reverse('mobile:visit_api')}",
+                    rate=OPEN_RATE,
+                    seconds=ctx.load_seconds,
+                    method="POST",
+                    headers=spec_headers,
+                    body=json.dumps(body, ensure_ascii=False),
+                    households=households,
+                )
+                since = timezone.now()
+                runs.append(run_open(spec, server, handled=lambda since=since: _stored_since(user, since)))
+        stored = _stored_since(user, started)
+    finally:
+        Visit.objects.filter(recorded_by=user, created_at__gte=started).delete()
+    figures = median_of(runs)
+    figures["visits_per_s"] = figures.pop("requests_per_s")
+    figures["sent"] = sum(r["requests"] for r in runs)  # every request sent was answered or failed
+    figures["stored"] = stored
+    # Every request sent is waited for; one that timed out may still have been stored, one never twice.
+    figures["unanswered"] = figures["stored"] - sum(r["statuses"].get("201", 0) for r in runs)
+    if not 0 <= figures["unanswered"] <= sum(r["errors"] for r in runs):
+        raise MeasureError(f"发出 {figures['sent']} 次，存下 {figures['stored']} 条，与回答不符：有走访存了两次或丢了")
+    figures["floor"] = _floors(floors, ("app_cpu_ms", "p99_ms"), HEALTHZ_FLOOR + "（同样的开环速率）")
     return figures

@@ -56,6 +56,10 @@ FIGURE_NAMES = {
     "half_rows": "中断后留下的行",
     "rerun_rows": "重新运行写入的行",
     "rerun_ok": "重跑成功",
+    "offered_per_s": "发出速率",
+    "sent": "收到回答",
+    "stored": "存下",
+    "unanswered": "截止时未收到回答",
 }
 UNITS = {
     "median_ms": " ms",
@@ -68,6 +72,7 @@ UNITS = {
     "visits_per_s": " 次/秒",
     "requests_per_s": " 次/秒",
     "app_cpu_ms": " ms",
+    "offered_per_s": " 次/秒",
 }
 
 

@@ -16,7 +16,8 @@ RULE_FIELDS = tuple(check.switch for check in QUALIFYING_CHECKS)
 @receiver(field_data_changed, dispatch_uid="dashboards_field_data_changed")
 def on_field_data_changed(sender, village_ids=(), **kwargs):
     # Only a mark inside the writer's transaction (one INSERT, so a visit POST stays cheap); the rebuild is
-    # one queued job, enqueued on commit unless one is already waiting.
+    # one queued job, enqueued on commit unless one is already waiting. A village already marked was queued
+    # for by the writer that marked it: a burst of visits to one village asks the queue once.
     if mark_villages_stale(village_ids):
         refresh_on_commit()
 

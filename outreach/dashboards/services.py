@@ -39,13 +39,30 @@ def campaign_days(campaign: Campaign) -> list[dt.date]:
 
 
 def mark_villages_stale(village_ids) -> int:
-    """Note villages whose summary rows must be rebuilt before the next ranking is read."""
+    """Note villages whose summary rows must be rebuilt before the next ranking is read; return how many of them
+    were not marked yet (0 when every one already waits for a refresh).
+
+    One ``INSERT … ON CONFLICT DO NOTHING``: a village already marked keeps its mark (and its time), and the
+    writer that made that mark queued the refresh that will take it, so the caller needs to queue one only when
+    this call made a new mark.
+    """
     ids = sorted({int(v) for v in village_ids or () if v})
     if not ids:
         return 0
     # Callers pass village ids read from foreign keys, so they exist: no query to check them.
-    PendingVillage.objects.bulk_create([PendingVillage(village_id=v) for v in ids], ignore_conflicts=True)
-    return len(ids)
+    meta = PendingVillage._meta
+    marked_at = meta.get_field("marked_at").get_db_prep_save(timezone.now(), connection=connection)
+    quote = connection.ops.quote_name
+    sql = "INSERT INTO {} ({}, {}) VALUES {} ON CONFLICT ({}) DO NOTHING".format(
+        quote(meta.db_table),
+        quote("village_id"),
+        quote("marked_at"),
+        ", ".join(["(%s, %s)"] * len(ids)),
+        quote("village_id"),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [value for v in ids for value in (v, marked_at)])
+        return max(cursor.rowcount, 0)
 
 
 def refresh_pending(older_than_seconds: int = 0, wait: bool = False) -> int:

@@ -16,11 +16,10 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
-from outreach.accounts.scoping import scope_queryset
 from outreach.campaigns.rules import visit_campaign
 from outreach.lib.parse import Unparsable, parse_bool, parse_id, parse_int
-from outreach.people.models import Household, PartyMember
-from outreach.visits.models import FraudType, Visit
+from outreach.mobile import queries
+from outreach.visits.models import Visit
 
 CHECKS = ("entered", "met_person", "explained", "signed")
 MATERIALS = ("left_brochure", "left_letter", "left_pledge")
@@ -53,15 +52,16 @@ class FlagField(forms.Field):
             raise ValidationError(f"“{self.label}”无法识别，{_RETRY}", code="invalid") from None
 
 
-class HouseholdField(forms.ModelChoiceField):
-    """The household by id, looked up in the user's scope: ``invalid_choice`` means out of scope (a 404)."""
+class HouseholdField(forms.Field):
+    """The household's id; ``VisitForm.clean`` looks it up in the user's scope (``invalid_choice``: out of
+    scope, a 404)."""
 
     def to_python(self, value):
         try:
             pk = parse_id(value)
         except Unparsable:
             raise ValidationError(self.error_messages["invalid"], code="invalid") from None
-        return super().to_python(pk)
+        return pk
 
 
 class VisitTimeField(forms.DateTimeField):
@@ -81,7 +81,7 @@ class VisitTimeField(forms.DateTimeField):
 
 
 class FraudTypesField(forms.Field):
-    """The ids of the fraud scripts explained, all of them active (one query for the ids sent)."""
+    """The ids of the fraud scripts explained; ``VisitForm.clean`` checks they are all active."""
 
     default_error_messages = {
         "invalid": f"诈骗类型无法识别，{_RETRY}",
@@ -103,10 +103,6 @@ class FraudTypesField(forms.Field):
         if None in ids:
             raise ValidationError(self.error_messages["invalid"], code="invalid")
         return sorted(ids)
-
-    def validate(self, value):
-        if value and len(FraudType.objects.filter(pk__in=value, is_active=True).values_list("pk")) != len(value):
-            raise ValidationError(self.error_messages["inactive"], code="inactive")
 
 
 class DataImageField(forms.Field):
@@ -222,10 +218,7 @@ class VisitForm(forms.Form):
     """
 
     client_id = forms.UUIDField(strip=False, error_messages={"required": _RETYPE, "invalid": _RETYPE})
-    household = HouseholdField(
-        queryset=Household.objects.none(),
-        error_messages={"required": _NO_HOUSEHOLD, "invalid": _NO_HOUSEHOLD, "invalid_choice": "没有找到该住户"},
-    )
+    household = HouseholdField(error_messages={"required": _NO_HOUSEHOLD, "invalid": _NO_HOUSEHOLD})
     campaign = forms.Field(required=False)  # an id or nothing; the rule reads it, clean() puts the Campaign here
     visited_at = VisitTimeField(error_messages={"required": "走访时间格式不对", "invalid": "走访时间格式不对"})
     entered = FlagField(label=_label("entered"))
@@ -253,12 +246,20 @@ class VisitForm(forms.Form):
     def __init__(self, data, *, user):
         super().__init__(data)
         self.user = user
-        self.fields["household"].queryset = scope_queryset(
-            user, Household.objects.only("id", "county_id", "town_id", "village_id", "grid_id")
-        )
 
     def clean(self):
         cleaned = super().clean()
+        household = None
+        if cleaned.get("household") is not None:
+            # One query: the household in the user's scope, the member behind the login, the active scripts.
+            household = queries.visit_target(self.user, cleaned["household"], cleaned.get("fraud_types"))
+            if household is None:
+                self.add_error("household", ValidationError("没有找到该住户", code="invalid_choice"))
+                return cleaned
+            cleaned["household"] = household
+            if cleaned.get("fraud_types") and household.active_scripts != len(cleaned["fraud_types"]):
+                message = self.fields["fraud_types"].error_messages["inactive"]
+                self.add_error("fraud_types", ValidationError(message, code="inactive"))
         if (
             cleaned.get("explained")
             and not cleaned.get("fraud_types")
@@ -267,10 +268,9 @@ class VisitForm(forms.Form):
             self.add_error("fraud_types", "已勾选“真讲解”，请至少勾选一种讲解过的诈骗类型")
         if cleaned.get("signed") and cleaned.get("signature") is None and not self.has_error("signature"):
             self.add_error("signature", "已勾选“真签名”，请住户在签名框内签名")
-        household = cleaned.get("household")
         if household is None:
             return cleaned
-        cleaned["visitor_id"] = PartyMember.objects.filter(user_id=self.user.pk).values_list("pk", flat=True).first()
+        cleaned["visitor_id"] = household.visitor_id
         visited_at = cleaned.get("visited_at")
         if visited_at is not None:
             choice = visit_campaign(

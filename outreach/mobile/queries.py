@@ -1,13 +1,15 @@
 """Reads of the phone pages and of the review pages, returning plain data for thin views."""
 
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db import connection
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Value
+from django.db.models.expressions import RawSQL
 
 from outreach.accounts.privacy import display_phone, sees_full_phones
 from outreach.accounts.scoping import scope_queryset
 from outreach.lib import metrics
 from outreach.mobile.models import CallbackCheck
-from outreach.people.models import VULNERABLE_FIELDS, Household, Resident, vulnerable_labels
-from outreach.visits.models import Visit
+from outreach.people.models import VULNERABLE_FIELDS, Household, PartyMember, Resident, vulnerable_labels
+from outreach.visits.models import FraudType, Visit
 
 PAGE_SIZE = 20
 
@@ -103,6 +105,37 @@ def my_households(user, campaign, q: str = "", unvisited: bool = False, page: in
         "has_next": has_next,
         "has_previous": page > 1,
     }
+
+
+def visit_target(user, household_id: int, script_ids) -> Household | None:
+    """The household a phone's visit names, if it is in ``user``'s scope, else None; one query for the three
+    things a visit POST must read before it writes.
+
+    The household comes with its places only (what ``record_visit`` copies onto the visit) and two answers
+    read in the same statement: ``visitor_id``, the party member behind ``user``'s login (None for a grid
+    worker without one), and ``active_scripts``, how many of ``script_ids`` are fraud scripts still active.
+    Both are plain scalar subqueries in SQL: compiling them as ORM subqueries cost the POST more CPU than
+    the round trips they save.
+    """
+    quote = connection.ops.quote_name
+    member = PartyMember._meta
+    visitor = RawSQL(
+        f"SELECT {quote(member.pk.column)} FROM {quote(member.db_table)} WHERE {quote('user_id')} = %s",
+        [user.pk],
+        output_field=IntegerField(),
+    )
+    if script_ids:
+        scripts = FraudType._meta
+        active = RawSQL(
+            f"SELECT COUNT(*) FROM {quote(scripts.db_table)} WHERE {quote('is_active')} "
+            f"AND {quote(scripts.pk.column)} IN ({', '.join(['%s'] * len(script_ids))})",
+            list(script_ids),
+            output_field=IntegerField(),
+        )
+    else:
+        active = Value(0, output_field=IntegerField())
+    households = scope_queryset(user, Household.objects.only("id", "county_id", "town_id", "village_id", "grid_id"))
+    return households.annotate(visitor_id=visitor, active_scripts=active).filter(pk=household_id).first()
 
 
 def household_detail(user, household: Household, campaign) -> dict:

@@ -11,6 +11,7 @@ from simple_history.models import HistoricalRecords
 
 from outreach.campaigns.models import Campaign
 from outreach.campaigns.rules import visit_may_belong
+from outreach.lib.history import HistoryManager
 from outreach.people.models import Household, PartyMember
 from outreach.places.models import County, GridArea, Town, Village
 
@@ -97,7 +98,7 @@ class Visit(models.Model):
         GridArea, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name="网格"
     )
     created_at = models.DateTimeField("上传时间", auto_now_add=True)
-    history = HistoricalRecords()
+    history = HistoricalRecords(history_manager=HistoryManager)
 
     class Meta:
         verbose_name = "走访记录"
