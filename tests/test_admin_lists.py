@@ -53,7 +53,7 @@ def test_it_estimates_a_long_list_on_postgresql_and_says_so(places, superuser, c
     cl = response.context["cl"]
     assert cl.paginator.estimated and cl.result_count >= 5
     body = response.content.decode()
-    assert f"约 {cl.result_count}" in body.split('class="paginator"')[1]
+    assert f"约 {cl.result_count:,}" in body.split('class="paginator"')[1]
     # A filtered list: counted exactly while short, estimated (but never below what was found) when long.
     short = client.get(reverse(HOUSEHOLDS), {"county": places.jishan.pk}).context["cl"]
     assert short.result_count == 2 and not short.paginator.estimated

@@ -76,3 +76,12 @@ def range_date_hierarchy_tag(parser, token):
     return InclusionAdminNode(
         parser, token, func=range_date_hierarchy, template_name="date_hierarchy.html", takes_context=False
     )
+
+
+@register.filter
+def thousands(value):
+    """1000000 → "1,000,000" (the estimated counts of long lists)."""
+    try:
+        return f"{int(value):,}"
+    except (TypeError, ValueError):
+        return value
