@@ -72,12 +72,13 @@ clean:
 # --- City-scale benchmark and production serving (issue 6) -----------------------------------------------
 .PHONY: bench bench-deps serve
 ## make bench: builds the city dataset in its own database if missing, then measures every path.
+## The benchmark's users search by full phone numbers 2×(runs+2) times a run: the hourly reveal limit is lifted.
 BENCH_DB_URL ?= postgres://postgres@127.0.0.1:5432/bench_city
 BENCH_HOUSEHOLDS ?= 1000000
 BENCH_ARGS ?= --docs docs/benchmarks.md
 BENCH_ENV := DATABASE_URL=$(BENCH_DB_URL) DJANGO_DEBUG=0 DJANGO_SECURE=0 \
 	SECRET_KEY=benchmark-only-not-a-secret-0123456789abcdefghijklmnopqrstuvwxyz \
-	ALLOWED_HOSTS=127.0.0.1,localhost,testserver \
+	ALLOWED_HOSTS=127.0.0.1,localhost,testserver PHONE_REVEAL_LIMIT_PER_HOUR=100000 \
 	STATICFILES_BACKEND=django.contrib.staticfiles.storage.StaticFilesStorage
 
 bench: setup bench-deps

@@ -295,3 +295,57 @@ def test_it_sends_an_open_loop_run_at_its_rate_and_waits_for_every_answer():
         server.server_close()
     with pytest.raises(ValueError, match="回环"):
         load.run_open_loop(load.OpenLoopSpec(url="http://10.0.0.1:8000/healthz", seconds=1))
+# -- floors: each figure beside the floor of what it measures ---------------------------------------------------
+
+
+def test_it_shows_each_figure_with_its_floor_and_the_ratio():
+    m = registry.Measurement("x", "后台页", "g", lambda ctx: {})
+    floor = {"figure": "median_ms", "value": 20.0, "what": "原始 SQL 加空白后台页"}
+    result = registry.Result(m, "ok", {"median_ms": 52.0, "p95_ms": 60.0, "queries": 8, "floor": floor})
+    shown = report.format_figures(result.figures)
+    assert shown.startswith("中位 52.0 ms / 下限 20.0 ms = 2.6×，p95 60.0 ms，查询数 8")
+    assert shown.endswith("下限：原始 SQL 加空白后台页")
+    data = result.as_json()
+    assert data["ratio"] == 2.6
+    assert data["ratios"] == {"median_ms": 2.6}
+    assert data["figures"]["floor"] == floor  # the floor itself stays in the figures
+
+
+def test_it_takes_a_ratio_for_each_of_several_floors_and_none_without_one():
+    m = registry.Measurement("x", "导出", "g", lambda ctx: {})
+    floors = [
+        {"figure": "seconds", "value": 2.0, "what": "读表加 COPY"},
+        {"figure": "peak_mb", "value": 100.0, "what": "空进程"},
+        {"figure": "rows_per_s", "value": 0, "what": "零不能作除数"},
+    ]
+    result = registry.Result(m, "ok", {"seconds": 9.0, "peak_mb": 295.0, "rows_per_s": 5, "floor": floors})
+    data = result.as_json()
+    assert data["ratio"] == 4.5
+    assert data["ratios"] == {"seconds": 4.5, "peak_mb": 2.95, "rows_per_s": None}
+    shown = report.format_figures(result.figures)
+    assert "用时 9.0 秒 / 下限 2.0 秒 = 4.5×" in shown and "峰值内存 295.0 MB / 下限 100.0 MB = 3.0×" in shown
+    assert "下限：读表加 COPY；空进程；零不能作除数" in shown
+    plain = registry.Result(m, "ok", {"seconds": 9.0}).as_json()
+    assert plain["ratio"] is None and plain["ratios"] == {}
+
+
+def test_it_takes_the_median_of_the_floors_across_runs():
+    runs = [
+        {"seconds": 9.0, "floor": {"figure": "seconds", "value": 3.0, "what": "读表"}},
+        {"seconds": 7.0, "floor": {"figure": "seconds", "value": 1.0, "what": "读表"}},
+        {"seconds": 8.0, "floor": {"figure": "seconds", "value": 2.0, "what": "读表"}},
+    ]
+    merged = registry.median_of(runs)
+    assert merged["floor"] == {"figure": "seconds", "value": 2.0, "what": "读表"}
+    assert merged["seconds"] == 8.0 and merged["runs"] == 3
+    listed = registry.median_of([{"floor": [{"figure": "p99_ms", "value": v}]} for v in (5, 1, 9)])
+    assert listed["floor"] == [{"figure": "p99_ms", "value": 5}]
+
+
+def test_it_writes_the_ratio_into_the_docs(tmp_path):
+    docs = tmp_path / "benchmarks.md"
+    m = registry.Measurement("x", "某页面", "g", lambda ctx: {})
+    result = registry.Result(m, "ok", {"median_ms": 30.0, "floor": {"figure": "median_ms", "value": 10.0}})
+    data = report.payload([result], info=report.machine(), scale={}, command="manage.py benchmark", started=now())
+    report.write_docs(docs, [result], data)
+    assert "| 某页面 | 中位 30.0 ms / 下限 10.0 ms = 3.0× | — | — |" in docs.read_text()

@@ -13,15 +13,20 @@ not call households; the full number is one explicit, logged click away ("查看
 
 import functools
 import io
+from urllib.parse import quote as urlquote
 
 import tablib
 from django.contrib import admin
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.utils import NotRelationField, get_fields_from_path, quote, unquote
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.http import Http404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.http import RFC3986_SUBDELIMS
+from django.utils.translation import gettext
 from import_export.formats import base_formats
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.template_utils import HistoricalRecordContextHelper
@@ -39,6 +44,7 @@ from outreach.accounts.scoping import area_of, in_scope, instance_in_scope, mana
 from outreach.accounts.services import record_access
 from outreach.lib import xlsx
 from outreach.lib.cells import safe_cell
+from outreach.lib.pagination import EstimatedCountPaginator
 from outreach.lib.phones import mask_phone
 from outreach.places.models import County, Town
 
@@ -360,13 +366,49 @@ class ScopedAdminMixin(MaskedReadOnlyMixin):
         return TemplateResponse(request, "admin/outreach/reveal_phone.html", context)
 
 
+class FastChangeList(ChangeList):
+    """Django's change list, with each row's link made from one ``reverse()`` per page rather than one per row."""
+
+    _PK_TOKEN = "OUTREACHPK"
+
+    def url_for_result(self, result):
+        template = getattr(self, "_change_url_template", None)
+        if template is None:
+            opts = self.opts
+            template = reverse(
+                f"admin:{opts.app_label}_{opts.model_name}_change",
+                args=(self._PK_TOKEN,),
+                current_app=self.model_admin.admin_site.name,
+            )
+            self._change_url_template = template
+        # As reverse() would write the id into the path: the admin's quoting, then the URL's.
+        value = urlquote(str(quote(getattr(result, self.pk_attname))), safe=RFC3986_SUBDELIMS + "/~:@")
+        return template.replace(self._PK_TOKEN, value, 1)
+
+
 class OutreachModelAdmin(ScopedAdminMixin, admin.ModelAdmin):
-    """Scoped and masked; no full COUNT(*) per page, no facet counts, a page size a county clerk can scan."""
+    """Scoped and masked, and fast at a million rows: no full COUNT(*) per page (the list's own count is exact
+    up to 10,000 rows, PostgreSQL's estimate beyond, shown as 约), no facet counts, a page size a county clerk
+    can scan, and the row checkbox written directly rather than through a form widget's template."""
 
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
     list_per_page = 50
     list_max_show_all = 500
+    paginator = EstimatedCountPaginator
+
+    def get_changelist(self, request, **kwargs):
+        return FastChangeList
+
+    def action_checkbox(self, obj):
+        # The same markup as Django's (CheckboxInput rendered through three templates, a third of a
+        # 50-row page's time), built in one format_html.
+        return format_html(
+            '<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="{}">',
+            ACTION_CHECKBOX_NAME,
+            str(obj.pk),
+            format_html(gettext("Select this object for an action - {}"), str(obj)),
+        )
 
 
 def extend_admin(model, *mixins, inlines=(), actions=(), **attrs):
@@ -486,6 +528,13 @@ class TownFilter(admin.SimpleListFilter):
         county = request.GET.get(self.county_parameter)
         if county and county.isdigit():
             towns = towns.filter(county_id=county)
+        elif area_of(request.user).everything:
+            # The whole city's 150-odd towns in one list help nobody and cost a link each on every page:
+            # the city chooses a county first (or sees the county of the town it chose).
+            town = self.value()
+            if not (town and town.isdigit()):
+                return []
+            towns = towns.filter(county__towns=town)
         return [(str(pk), name) for pk, name in towns.values_list("pk", "name")]
 
     def queryset(self, request, queryset):

@@ -4,6 +4,11 @@ A measurement is a function registered with ``@measurement``; it receives the sh
 a dict of figures (``median_ms``, ``p95_ms``, ``queries``, ``rows_per_s``, ``peak_mb`` …). When the app it
 measures is not installed yet (another branch not merged), it is reported as "尚未可用" with the reason,
 so the benchmark runs on any checkout and picks new measurements up as their apps land.
+
+A measurement may also report the floor of what it measures, taken in the same run, so the gap shows as a ratio
+that does not move with the machine's load as the times do: ``figures["floor"] = {"figure": "median_ms",
+"value": 20.0, "what": "同一查询的原始 SQL"}`` (or a list of such dicts, one per figure). ``Result.as_json``
+adds ``ratio`` (figure ÷ floor) and the table prints ``中位 52 ms / 下限 20 ms = 2.6×``.
 """
 
 import importlib.util
@@ -123,7 +128,12 @@ class Result:
             return "—"
         return "达标"
 
+    def floors(self) -> list[dict]:
+        """The floors the measurement reported, each with its ``ratio`` (``None`` when it cannot be taken)."""
+        return [{**floor, "ratio": ratio(self.figures, floor)} for floor in floors_of(self.figures)]
+
     def as_json(self) -> dict:
+        floors = self.floors()
         return {
             "key": self.measurement.key,
             "title": self.measurement.title,
@@ -135,8 +145,33 @@ class Result:
                 for t in self.measurement.targets
             ],
             "verdict": self.verdict(),
+            # The first floor's ratio (the one a measurement leads with), and every floor's by its figure.
+            "ratio": floors[0]["ratio"] if floors else None,
+            "ratios": {floor.get("figure"): floor["ratio"] for floor in floors},
             "note": self.note,
         }
+
+
+def floors_of(figures: dict) -> list[dict]:
+    """``figures["floor"]`` as a list of floor dicts (a measurement may report one dict or a list)."""
+    floor = figures.get("floor")
+    if isinstance(floor, dict):
+        return [floor]
+    if isinstance(floor, list | tuple):
+        return [f for f in floor if isinstance(f, dict)]
+    return []
+
+
+def _number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def ratio(figures: dict, floor: dict) -> float | None:
+    """How many times its floor the figure is (``figures[floor["figure"]] / floor["value"]``), 2 decimals."""
+    value, bottom = figures.get(floor.get("figure")), floor.get("value")
+    if not (_number(value) and _number(bottom)) or bottom <= 0:
+        return None
+    return round(value / bottom, 2)
 
 
 REGISTRY: dict[str, Measurement] = {}
@@ -163,17 +198,31 @@ WORST_OF = {"errors"}  # one failing run is not hidden by two good ones
 
 
 def median_of(runs: list[dict]) -> dict:
-    """The per-figure median of several runs' figures (errors: the worst run; non-numbers: the first run)."""
+    """The per-figure median of several runs' figures (errors: the worst run; non-numbers: the first run).
+
+    Nested figures are merged the same way, key by key: a ``floor`` dict (or list of them) gets the median
+    of its ``value`` across the runs, its ``figure`` and ``what`` from the first run.
+    """
+    merged = _merge(runs)
+    merged["runs"] = len(runs)
+    return merged
+
+
+def _merge(runs: list[dict]) -> dict:
     merged = dict(runs[0])
     for name, value in runs[0].items():
         if name in WORST_OF:
             merged[name] = max(r.get(name) or 0 for r in runs)
-        elif isinstance(value, int | float) and not isinstance(value, bool):
-            values = [r[name] for r in runs if isinstance(r.get(name), int | float)]
+        elif _number(value):
+            values = [r[name] for r in runs if _number(r.get(name))]
             middle = statistics.median(values)
             if all(isinstance(v, int) for v in values):
                 merged[name] = round(middle)  # counts stay whole numbers
             else:
                 merged[name] = round(middle, 1)
-    merged["runs"] = len(runs)
+        elif isinstance(value, dict):
+            merged[name] = _merge([r[name] for r in runs if isinstance(r.get(name), dict)])
+        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            lists = [r[name] for r in runs if isinstance(r.get(name), list) and len(r[name]) == len(value)]
+            merged[name] = [_merge([items[i] for items in lists]) for i in range(len(value))]
     return merged

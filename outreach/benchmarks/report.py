@@ -14,7 +14,7 @@ from pathlib import Path
 
 from django.db import connection
 
-from outreach.benchmarks.registry import FIGURE_NAMES, UNITS, Result
+from outreach.benchmarks.registry import FIGURE_NAMES, UNITS, Result, floors_of, ratio
 
 DOCS_START = "<!-- benchmark:latest:start -->"
 DOCS_END = "<!-- benchmark:latest:end -->"
@@ -122,13 +122,34 @@ def _wrk_version():
     return match.group(1) if match else "unknown"
 
 
+def _value(name: str, value) -> str:
+    shown = f"{value:,.0f}" if isinstance(value, float) and value >= 1000 else f"{value:,}"
+    return f"{shown}{UNITS.get(name, '')}"
+
+
 def format_figures(figures: dict) -> str:
+    """One row's figures; a figure with a floor reads ``中位 52 ms / 下限 20 ms = 2.6×``, and what each floor
+    is follows at the end (``下限：…``)."""
+    floors = {}
+    for floor in floors_of(figures):
+        floors.setdefault(floor.get("figure"), floor)
     parts = []
     for name in SHOWN:
         if name in figures and figures[name] is not None:
-            value = figures[name]
-            shown = f"{value:,.0f}" if isinstance(value, float) and value >= 1000 else f"{value:,}"
-            parts.append(f"{FIGURE_NAMES[name]} {shown}{UNITS.get(name, '')}")
+            part = f"{FIGURE_NAMES[name]} {_value(name, figures[name])}"
+            floor = floors.pop(name, None)
+            if floor is not None and floor.get("value") is not None:
+                part += f" / 下限 {_value(name, floor['value'])}"
+                times = ratio(figures, floor)
+                if times is not None:
+                    part += f" = {times:.1f}×"
+            parts.append(part)
+    for name, floor in floors.items():  # a floor of a figure the row does not show
+        if floor.get("value") is not None:
+            parts.append(f"{FIGURE_NAMES.get(name, name)}下限 {_value(name, floor['value'])}")
+    whats = [floor["what"] for floor in floors_of(figures) if floor.get("what")]
+    if whats:
+        parts.append("下限：" + "；".join(whats))
     return "，".join(parts)
 
 

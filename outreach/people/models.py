@@ -85,7 +85,11 @@ class PartyMember(models.Model):
         default_permissions = ("add", "change", "delete", "view", "import", "export")
         verbose_name_plural = "党员"
         ordering = ["county_id", "organization_id", "name"]
-        indexes = [models.Index(fields=["organization", "name"], name="member_org_name_idx")]
+        indexes = [
+            models.Index(fields=["organization", "name"], name="member_org_name_idx"),
+            # The list's own order (the admin's first page reads 50 rows of it instead of sorting 100,000).
+            models.Index(fields=["county", "organization", "name"], name="member_county_org_name_idx"),
+        ]
 
     def __str__(self):
         return self.name
