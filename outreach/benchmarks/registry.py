@@ -56,6 +56,8 @@ FIGURE_NAMES = {
     "half_rows": "中断后留下的行",
     "rerun_rows": "重新运行写入的行",
     "rerun_ok": "重跑成功",
+    "floor_ratio": "与下限之比",
+    "floor_peak_mb": "下限的峰值内存",
 }
 UNITS = {
     "median_ms": " ms",
@@ -68,6 +70,8 @@ UNITS = {
     "visits_per_s": " 次/秒",
     "requests_per_s": " 次/秒",
     "app_cpu_ms": " ms",
+    "floor_ratio": " 倍",
+    "floor_peak_mb": " MB",
 }
 
 
