@@ -37,6 +37,7 @@ class MemberBook:
         self.new_by_phone: dict[str, int] = {}
         self.new_by_org_name: dict[tuple, int] = {}
         self.changes: dict[int, list] = {}
+        self._last_memo, self._last_ref = None, None
 
     def org_key(self, name, town_id, village_id):
         """An existing organization id, or ("new", name) registered for creation."""
@@ -62,7 +63,24 @@ class MemberBook:
         return ("new", name)
 
     def resolve(self, row_no, values, town_id, village_id, default_active=True, update=True):
-        """A member reference ("old", pk) or ("new", index), or None after reporting an error."""
+        """A member reference ("old", pk) or ("new", index), or None after reporting an error.
+
+        A member is named once over their ten households (the cells filled down), so the answer for the same
+        cells in the same place is the one just given: resolving them again would change nothing.
+        """
+        memo = (
+            values.get("member_name"), values.get("member_id"), values.get("member_phone"),
+            values.get("organization"), values.get("is_active"), "is_active" in values, town_id, village_id,
+            default_active, update,
+        )  # fmt: skip
+        if memo == self._last_memo:
+            return self._last_ref
+        ref = self._resolve(row_no, values, town_id, village_id, default_active, update)
+        # Errors are not remembered: each row with them is reported.
+        self._last_memo, self._last_ref = (memo, ref) if ref is not None else (None, None)
+        return ref
+
+    def _resolve(self, row_no, values, town_id, village_id, default_active, update):
         imp = self.importer
         name = clean_name(text(values.get("member_name")))[:30]
         member_id, ok = imp.clean(row_no, values, "member_id")
