@@ -125,9 +125,8 @@ class HouseholdImporter(Importer):
         """
         village_ids = {r.village_id for r in self.records}
         ids = {r.id for r in self.records if r.id is not None}
-        wanted = {r.key for r in self.records}
-        # A row with both finds a household recorded without a phone by its address (``resolve_household``).
-        wanted |= {(r.village_id, r.head_name, "a", r.address) for r in self.records if r.phone and r.address}
+        # Every key of a row (by phone, by address) starts with its village and 户主姓名.
+        wanted = {(r.village_id, r.head_name) for r in self.records}
         self.existing: dict[int, tuple] = {}
         self.by_key: dict[tuple, int] = {}
         self.claimed: dict[int, int] = {}
@@ -145,7 +144,7 @@ class HouseholdImporter(Importer):
                 # By address as well: a row without a phone finds a household that has one, and a row with a
                 # phone finds the same household recorded earlier without one.
                 by_address = (village_id, head, "a", address)
-                if pk not in ids and by_phone not in wanted and by_address not in wanted:
+                if pk not in ids and (village_id, head) not in wanted:
                     continue
                 self.existing[pk] = row
                 if by_phone is not None:
@@ -260,20 +259,19 @@ class HouseholdImporter(Importer):
         stamp = connection.ops.adapt_datetimefield_value(now)
         fields = ["id", "head_name", "phone", "address", "size", "note", "county", "town", "village", "grid",
                   *self.flag_keys, "created_at", "updated_at"]  # fmt: skip
-        rows = []
-        for rec, pk in zip(new, reserve_ids(Household, len(new)), strict=True):
-            rec.pk = pk
-            flags = rec.flags
-            rows.append(
-                (
+
+        def rows():
+            for rec, pk in zip(new, reserve_ids(Household, len(new)), strict=True):
+                rec.pk = pk
+                flags = rec.flags
+                yield (
                     pk, rec.head_name, rec.phone, rec.address, rec.size or 1, rec.note,
                     self.county.pk, self.village_names[rec.village_id][1], rec.village_id,
                     self.grids.get(rec.grid) if rec.grid else None,
                     *(bool(flags.get(k, False)) for k in self.flag_keys), stamp, stamp,
-                )
-            )  # fmt: skip
-        insert_rows(Household, fields, rows)
-        del rows
+                )  # fmt: skip
+
+        insert_rows(Household, fields, rows())
         changed = [r for r in self.records if r.action == "updated"]
         cols = ("pk", "head_name", "phone", "address", "size", "note", "village_id", "grid_id", *self.flag_keys)
         for chunk in chunks(changed):

@@ -1,12 +1,13 @@
 """党员名册, and the party members every sheet that names them resolves (by 党员编号, phone, or name within
 their organization), new members and organizations made once per file."""
 
+from django.db import connection
 from django.utils import timezone
 
 from outreach.dataio.cells import is_masked, text
 from outreach.dataio.importers.base import Importer
 from outreach.dataio.permissions import scoped
-from outreach.dataio.writers import BATCH, chunks
+from outreach.dataio.writers import BATCH, insert_rows, reserve_ids
 from outreach.lib.names import clean_name
 from outreach.lib.phones import mask_phone
 from outreach.people.models import PartyMember, PartyOrganization
@@ -177,14 +178,17 @@ class MemberBook:
             return ref if isinstance(ref, int) else self.orgs[ref[1]]
 
         now = timezone.now()
-        objs = [
-            PartyMember(name=n, phone=p, organization_id=org_id(o), county_id=county_id, is_active=a)
-            for n, p, o, a in self.new
-        ]
-        self.new_pks = []
-        for chunk in chunks(objs):
-            PartyMember.objects.bulk_create(chunk)
-            self.new_pks.extend(m.pk for m in chunk)
+        stamp = connection.ops.adapt_datetimefield_value(now)
+        # Keys reserved first, rows sent by COPY / executemany: the 包联 of this file link to them directly.
+        self.new_pks = reserve_ids(PartyMember, len(self.new))
+        insert_rows(
+            PartyMember,
+            ["id", "name", "phone", "organization", "county", "is_active", "created_at", "updated_at"],
+            [
+                (pk, n, p, org_id(o), county_id, a, stamp, stamp)
+                for pk, (n, p, o, a) in zip(self.new_pks, self.new, strict=True)
+            ],
+        )
         updates = []
         for pk, (n, p, o, a) in self.changes.items():
             updates.append(PartyMember(pk=pk, name=n, phone=p, organization_id=org_id(o), is_active=a, updated_at=now))

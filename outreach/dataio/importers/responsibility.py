@@ -69,11 +69,15 @@ class ResponsibilityImporter(HouseholdImporter):
             member_id = self.members.pk_of(rec.member)
             current = self.assigned.get(rec.pk)
             if current is None:
-                new.append((self.campaign.pk, rec.pk, member_id, by_id, stamp, stamp))
+                new.append((rec.pk, member_id))
             elif current[1] != member_id:
                 moved.append(Assignment(pk=current[0], member_id=member_id, updated_at=now))
                 self.result.village_ids.add(rec.village_id)
-        rows = [(pk, *row) for row, pk in zip(new, reserve_ids(Assignment, len(new)), strict=True)]
+        campaign_id = self.campaign.pk
+        rows = (
+            (pk, campaign_id, household_id, member_id, by_id, stamp, stamp)
+            for (household_id, member_id), pk in zip(new, reserve_ids(Assignment, len(new)), strict=True)
+        )
         insert_rows(
             Assignment, ["id", "campaign", "household", "member", "assigned_by", "created_at", "updated_at"], rows
         )
