@@ -417,7 +417,9 @@ def test_it_exports_each_households_progress_in_the_campaign_only(tmp_path, plac
     li, wang = Household.objects.get(head_name="李秀英"), Household.objects.get(head_name="王强")
     member = PartyMember.objects.get(name="张建国")
     visited_at = dt.datetime(2021, 8, 3, 9, 30, tzinfo=dt.UTC)
-    factories.make_visit(li, visitor=member, campaign=campaign, visited_at=visited_at, signed=True, app_installed=2, app_registered=2)
+    factories.make_visit(
+        li, visitor=member, campaign=campaign, visited_at=visited_at, signed=True, app_installed=2, app_registered=2
+    )
     factories.make_visit(li, visitor=member, campaign=campaign, visited_at=visited_at - dt.timedelta(days=1))
     # Another campaign's visit is not this sheet's progress.
     factories.make_visit(wang, visitor=member, campaign=factories.make_campaign(name="秋季专项"), signed=True)
