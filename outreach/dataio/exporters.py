@@ -1,7 +1,8 @@
 """Exports as .xlsx in the layout clerks use, streamed with bounded memory.
 
 Each kind is a generator of ``SheetData`` (name, title, typed columns, rows), in the spirit of pretix's
-exporters: rows come from ``values_list().iterator()`` of a scoped queryset, and ``export_file`` streams
+exporters: rows come from ``values_list().iterator()`` of a scoped queryset (the 责任分工表: one SQL query with
+its progress joined in the database, read through a server-side cursor), and ``export_file`` streams
 them into the project's one writer (``outreach.lib.xlsx``, constant memory), so 100,000 rows never sit
 in memory; ``export_dataset`` collects the same rows into a tablib Dataset for the import-export API.
 Phones pass ``display_phone`` (masked unless the user's role calls households); formula-like text gets the
