@@ -410,3 +410,45 @@ def test_it_matches_a_household_by_address_when_one_side_has_no_phone(tmp_path, 
     assert (report.new, report.updated) == (0, 1)
     existing.refresh_from_db()
     assert existing.phone == "13812345601"
+
+
+def test_it_exports_each_households_progress_in_the_campaign_only(tmp_path, places, campaign):
+    import_file("responsibility", write(tmp_path, "a.xlsx", responsibility_book({"龙兴镇": longxing_rows()})))
+    li, wang = Household.objects.get(head_name="李秀英"), Household.objects.get(head_name="王强")
+    member = PartyMember.objects.get(name="张建国")
+    visited_at = dt.datetime(2021, 8, 3, 9, 30, tzinfo=dt.UTC)
+    factories.make_visit(
+        li, visitor=member, campaign=campaign, visited_at=visited_at, signed=True, app_installed=2, app_registered=2
+    )
+    factories.make_visit(li, visitor=member, campaign=campaign, visited_at=visited_at - dt.timedelta(days=1))
+    # Another campaign's visit is not this sheet's progress.
+    factories.make_visit(wang, visitor=member, campaign=factories.make_campaign(name="秋季专项"), signed=True)
+    out = tmp_path / "export.xlsx"
+    assert export_file("responsibility", out, county=li.county, campaign=campaign) == 5
+    sheet = openpyxl.load_workbook(out)["龙兴镇"]
+    header = [c.value for c in sheet[2]]
+    rows = {r[header.index("户主姓名")]: r for r in sheet.iter_rows(min_row=3, values_only=True)}
+    progress = [header.index(h) for h in ("已走访", "最近走访日期", "已签承诺书", "App已注册")]
+    li_row, wang_row = rows["李秀英"], rows["王强"]
+    assert [li_row[i] for i in progress] == ["是", dt.datetime(2021, 8, 3), "是", "是"]
+    assert [wang_row[i] for i in progress] == ["否", None, "否", "否"]
+
+
+def test_it_keeps_only_the_existing_households_the_file_names(tmp_path, places, campaign, monkeypatch):
+    from outreach.dataio.importers.households import HouseholdImporter
+
+    import_file("responsibility", write(tmp_path, "a.xlsx", responsibility_book({"龙兴镇": longxing_rows()})))
+    village = Household.objects.get(head_name="李秀英").village
+    for n in range(30):  # the rest of the village's roster, which the file does not name
+        factories.make_household(village, head_name=f"其他户{n}", phone=f"137000000{n:02d}")
+    kept = []
+    original = HouseholdImporter.load_households
+
+    def load(self):
+        original(self)
+        kept.append(len(self.existing))
+
+    monkeypatch.setattr(HouseholdImporter, "load_households", load)
+    report = import_file("responsibility", write(tmp_path, "b.xlsx", responsibility_book({"龙兴镇": longxing_rows()})))
+    assert (report.new, report.updated, report.unchanged) == (0, 0, 5)
+    assert kept == [5]

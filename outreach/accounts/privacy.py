@@ -24,6 +24,13 @@ def display_phone(user, phone: str) -> str:
     return phone if sees_full_phones(user) else mask_phone(phone)
 
 
+def phone_display(user):
+    """``display_phone`` for one ``user``, the role looked at once: a function for an export's every row."""
+    if sees_full_phones(user):
+        return lambda phone: phone or ""
+    return lambda phone: mask_phone(phone) if phone else ""
+
+
 # Column headers under which exports carry phone numbers (the 责任分工表's and the rosters' spellings).
 PHONE_HEADERS = ("手机号码", "联系电话", "电话", "手机", "户主联系电话", "党员联系电话", "联系方式")
 

@@ -65,6 +65,8 @@ FIGURE_NAMES = {
     "sent": "收到回答",
     "stored": "存下",
     "unanswered": "截止时未收到回答",
+    "floor_ratio": "与下限之比",
+    "floor_peak_mb": "下限的峰值内存",
 }
 UNITS = {
     "median_ms": " ms",
@@ -78,6 +80,8 @@ UNITS = {
     "requests_per_s": " 次/秒",
     "app_cpu_ms": " ms",
     "offered_per_s": " 次/秒",
+    "floor_ratio": " 倍",
+    "floor_peak_mb": " MB",
 }
 
 

@@ -5,6 +5,12 @@ title and 填报单位 rows, each member named once over their ten households, p
 ``time_import`` and ``time_export`` run the service code the admin and the commands run and return plain
 dicts: rows, seconds, rows per second and the process's peak memory in MB. Peak memory is the process
 high-water mark (``ru_maxrss``): run each measurement in a fresh process for a clean figure.
+
+The floors say how fast the machine could possibly go, measured in the same run: ``time_read_floor`` reads
+every cell of the file with python-calamine and nothing else; ``time_copy_floor`` sends N household rows into
+a table shaped like ``people_household`` (its indexes too, no foreign keys) with one ``COPY`` on PostgreSQL
+(``executemany`` on SQLite) and rolls back; ``time_export_floor`` runs the export's own query through one
+server-side cursor straight into xlsxwriter (``constant_memory``), no cell logic at all.
 """
 
 import random
@@ -150,3 +156,98 @@ def time_export(path, kind: str = "responsibility", county: str | None = None, u
         "rows_per_s": round(rows / seconds) if seconds else None,
         "peak_mb": peak_mb(),
     }
+
+
+def _timed(work) -> dict:
+    cpu = cpu_seconds()
+    start = time.perf_counter()
+    rows = work()
+    seconds = time.perf_counter() - start
+    return {
+        "rows": rows,
+        "seconds": round(seconds, 2),
+        "cpu_seconds": round(cpu_seconds() - cpu, 2),
+        "peak_mb": peak_mb(),
+    }
+
+
+def time_read_floor(path) -> dict:
+    """Every row of every sheet of ``path`` read with python-calamine into Python lists, nothing else."""
+    from python_calamine import CalamineWorkbook
+
+    def work():
+        book = CalamineWorkbook.from_path(str(path))
+        rows = 0
+        for name in book.sheet_names:
+            for _row in book.get_sheet_by_name(name).iter_rows():
+                rows += 1
+        return rows
+
+    return _timed(work)
+
+
+def time_copy_floor(rows: int, county: str = "140825000000") -> dict:
+    """``rows`` household rows of ``county`` sent in one COPY (PostgreSQL) or executemany (SQLite) into a table
+    shaped like the households table; the rows are made before the clock starts and the table is rolled back."""
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from outreach.people.models import Household
+
+    village = Village.objects.filter(county__code=county, is_placeholder=False).order_by("code").first()
+    stamp = connection.ops.adapt_datetimefield_value(timezone.now())
+    fields = ["head_name", "phone", "address", "size", "note", "county", "town", "village", "grid",
+              "elderly_alone", "left_behind", "student_family", "no_smartphone", "created_at", "updated_at"]  # fmt: skip
+    data = [
+        (f"王{n % 997}", f"139{n:08d}", f"{village.short_name}{n % 12 + 1}组{n}号", n % 5 + 1, "",
+         village.county_id, village.town_id, village.pk, None, False, False, False, False, stamp, stamp)
+        for n in range(rows)
+    ]  # fmt: skip
+    opts = Household._meta
+    columns = ", ".join(connection.ops.quote_name(opts.get_field(f).column) for f in fields)
+    table = connection.ops.quote_name(opts.db_table)
+
+    def work():
+        with transaction.atomic(), connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute(f"CREATE TEMP TABLE floor_household (LIKE {table} INCLUDING ALL) ON COMMIT DROP")
+                with cursor.cursor.copy(f"COPY floor_household ({columns}) FROM STDIN") as copy:
+                    for row in data:
+                        copy.write_row(row)
+            else:
+                cursor.execute(f"CREATE TEMP TABLE floor_household AS SELECT * FROM {table} WHERE 0")  # noqa: S608
+                marks = ", ".join(["%s"] * len(fields))
+                cursor.executemany(f"INSERT INTO floor_household ({columns}) VALUES ({marks})", data)  # noqa: S608
+            transaction.set_rollback(True)
+        if connection.vendor != "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("DROP TABLE IF EXISTS floor_household")
+        return len(data)
+
+    return _timed(work)
+
+
+def time_export_floor(path, county: str | None = None) -> dict:
+    """The 责任分工表 export's own query through one server-side cursor straight into xlsxwriter, one sheet."""
+    import xlsxwriter
+    from django.db import connection
+
+    from outreach.dataio.exporters import CURSOR_BATCH, responsibility_rows
+
+    county_obj = County.objects.get(code=county) if county else None
+    sql, params = responsibility_rows(None, ensure_campaign(), county_obj)
+
+    def work():
+        book = xlsxwriter.Workbook(str(path), {"constant_memory": True, "remove_timezone": True})
+        ws = book.add_worksheet()
+        n = 0
+        with connection.chunked_cursor() as cursor:
+            cursor.execute(sql, params)
+            while batch := cursor.fetchmany(CURSOR_BATCH):
+                for row in batch:
+                    ws.write_row(n, 0, row)
+                    n += 1
+        book.close()
+        return n
+
+    return _timed(work)

@@ -1,14 +1,17 @@
 """Bulk SQL for imports: fresh primary keys reserved in the transaction, rows sent by COPY or executemany."""
 
+from itertools import chain, islice
+
 from django.db import connection
 
 BATCH = 2000
 
 
 def chunks(seq, size=BATCH):
-    seq = list(seq)
-    for i in range(0, len(seq), size):
-        yield seq[i : i + size]
+    """Lists of ``size`` items of ``seq`` (any iterable, read lazily)."""
+    items = iter(seq)
+    while chunk := list(islice(items, size)):
+        yield chunk
 
 
 def reserve_ids(model, count: int) -> list[int]:
@@ -39,10 +42,16 @@ def reserve_ids(model, count: int) -> list[int]:
         return list(range(start + 1, start + 1 + count))
 
 
-def insert_rows(model, fields: list[str], rows: list[tuple]) -> None:
-    """INSERT ``rows`` (values in ``fields`` order, primary key included): COPY on PostgreSQL, executemany on SQLite."""
-    if not rows:
+def insert_rows(model, fields: list[str], rows) -> None:
+    """INSERT ``rows`` (values in ``fields`` order, primary key included): COPY on PostgreSQL, executemany on SQLite.
+
+    ``rows`` may be a generator: it is read once, as it is sent, so a file's rows are never all built at once.
+    """
+    rows = iter(rows)
+    first = next(rows, None)
+    if first is None:
         return
+    rows = chain((first,), rows)
     opts = model._meta
     columns = ", ".join(connection.ops.quote_name(opts.get_field(f).column) for f in fields)
     placeholders = ", ".join(["%s"] * len(fields))

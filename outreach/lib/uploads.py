@@ -98,9 +98,11 @@ def check_cell(value, sheet: str, row: int, col: int) -> None:
 
 def check_rows(rows, sheet: str):
     """``rows`` (numbered from 1, as Excel shows them) passed through ``check_cell``, lazily."""
+    limit = settings.DATAIO_MAX_CELL_CHARS
     for row_no, row in rows:
         for col, value in enumerate(row):
-            check_cell(value, sheet, row_no, col)
+            if isinstance(value, str) and len(value) > limit:
+                check_cell(value, sheet, row_no, col)
         yield row_no, row
 
 

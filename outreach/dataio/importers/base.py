@@ -72,6 +72,7 @@ class Importer:
         for pk, village_id, name in grid_qs.values_list("pk", "village_id", "name"):
             self.grids[(village_id, clean_name(name))] = pk
         self.new_grids: dict[tuple[int, str], int | None] = {}
+        self._grid_keys: dict[tuple[int, str], tuple[int, str]] = {}
 
     def town_of(self, row_no, values) -> tuple[int | None, bool]:
         """(town id or None, ok)."""
@@ -169,7 +170,8 @@ class Importer:
         key = (village_id, name[:60])
         if key not in self.grids:
             self.new_grids.setdefault(key, None)
-        return key
+        # One key object per grid, shared by its rows (a file names a few hundred grids over 100,000 rows).
+        return self._grid_keys.setdefault(key, key)
 
     def create_grids(self):
         if not self.new_grids:

@@ -1,5 +1,7 @@
 """住户花名册: households matched by 户编号, else village + 户主姓名 + phone (or address), written in bulk."""
 
+from dataclasses import dataclass
+
 from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
@@ -13,6 +15,32 @@ from outreach.dataio.writers import chunks, insert_rows, reserve_ids
 from outreach.lib.names import clean_name
 from outreach.lib.phones import mask_phone
 from outreach.people.models import Household
+
+NO_FLAGS: dict = {}  # shared by the rows that set no flag (never written to)
+
+
+@dataclass(slots=True)
+class HouseholdRow:
+    """One checked row of a roster or 责任分工表: slotted, since a county's file holds 100,000 of them."""
+
+    row: int
+    sheet: str
+    id: int | None
+    head_name: str
+    phone: str
+    masked_phone: str | None
+    address: str
+    size: int | None
+    note: str
+    village_id: int
+    grid: tuple | None
+    flags: dict
+    key: tuple = ()
+    values: dict | None = None
+    pk: int | None = None
+    changed: bool = False
+    action: str = ""
+    member: tuple | None = None
 
 
 class HouseholdImporter(Importer):
@@ -60,39 +88,45 @@ class HouseholdImporter(Importer):
             return None
         grid = self.grid_of(values, village_id)
         address = text(values.get("address"))[:200]
-        rec = {
-            "row": row_no,
-            "sheet": self.sheet.name,
-            "id": hid,
-            "head_name": head,
-            "phone": phone,
-            "masked_phone": text(raw_phone) if masked else None,
-            "address": address,
-            "size": size,
-            "note": note,
-            "village_id": village_id,
-            "grid": grid,
-            "flags": flags,
-        }
+        rec = HouseholdRow(
+            row=row_no,
+            sheet=self.sheet.name,
+            id=hid,
+            head_name=head,
+            phone=phone,
+            masked_phone=text(raw_phone) if masked else None,
+            address=address,
+            size=size,
+            note=note,
+            village_id=village_id,
+            grid=grid,
+            flags=flags or NO_FLAGS,
+        )
         key = (village_id, head, "p", phone) if phone else (village_id, head, "a", address)
         if hid is None and not masked:
             if key in self.keys_seen:
                 self.error(row_no, "head_name", f"与本表第{self.keys_seen[key]}行是同一户（户主姓名和电话/住址相同）")
                 return None
             self.keys_seen[key] = row_no
-        rec["key"] = key
+        rec.key = key
         return rec
 
     def check_row(self, row_no, values):
         rec = self.parse_household(row_no, values)
         if rec is not None:
-            rec["values"] = values if len(self.records) < PREVIEW_ROWS else None
+            rec.values = values if len(self.records) < PREVIEW_ROWS else None
             self.records.append(rec)
 
     def load_households(self):
-        """Existing households of the file's villages and of every 户编号 in it, in scope, a few queries."""
-        village_ids = {r["village_id"] for r in self.records}
-        ids = {r["id"] for r in self.records if r["id"] is not None}
+        """The existing households this file names, in scope: by 户编号, or by a key of one of its rows.
+
+        The file's villages are read in a few streamed queries, but only the households a row of the file can
+        match are kept, so memory grows with the file and not with the county's roster.
+        """
+        village_ids = {r.village_id for r in self.records}
+        ids = {r.id for r in self.records if r.id is not None}
+        # Every key of a row (by phone, by address) starts with its village and 户主姓名.
+        wanted = {(r.village_id, r.head_name) for r in self.records}
         self.existing: dict[int, tuple] = {}
         self.by_key: dict[tuple, int] = {}
         self.claimed: dict[int, int] = {}
@@ -102,45 +136,50 @@ class HouseholdImporter(Importer):
         queries += [Q(pk__in=c) for c in chunks(sorted(ids), 500)]
         for q in queries:
             for row in base.filter(q).values_list(*cols).iterator(chunk_size=5000):
-                if row[0] in self.existing:
-                    continue
-                self.existing[row[0]] = row
                 pk, head, phone, address, _size, _note, village_id = row[:7]
-                if phone:
-                    self.by_key.setdefault((village_id, clean_name(head), "p", phone), pk)
+                if pk in self.existing:
+                    continue
+                head = clean_name(head)
+                by_phone = (village_id, head, "p", phone) if phone else None
                 # By address as well: a row without a phone finds a household that has one, and a row with a
                 # phone finds the same household recorded earlier without one.
-                self.by_key.setdefault((village_id, clean_name(head), "a", address), pk)
+                by_address = (village_id, head, "a", address)
+                if pk not in ids and (village_id, head) not in wanted:
+                    continue
+                self.existing[pk] = row
+                if by_phone is not None:
+                    self.by_key.setdefault(by_phone, pk)
+                self.by_key.setdefault(by_address, pk)
 
     def resolve_household(self, rec) -> bool:
-        """Sets rec["pk"] (None when new) and rec["changed"]; False after an error."""
-        if rec["id"] is not None:
-            row = self.existing.get(rec["id"])
+        """Sets rec.pk (None when new) and rec.changed; False after an error."""
+        if rec.id is not None:
+            row = self.existing.get(rec.id)
             if row is None:
-                self.sheet_name_error(rec, "household_id", f"户编号 {rec['id']} 不存在或不在您的管辖范围内")
+                self.sheet_name_error(rec, "household_id", f"户编号 {rec.id} 不存在或不在您的管辖范围内")
                 return False
-            if rec["masked_phone"] is not None:
-                if mask_phone(row[2]) != rec["masked_phone"]:
+            if rec.masked_phone is not None:
+                if mask_phone(row[2]) != rec.masked_phone:
                     self.sheet_name_error(rec, "head_phone", "电话号码被隐藏（带*），只能原样保留或填写完整号码")
                     return False
-                rec["phone"] = row[2]
-            rec["pk"] = rec["id"]
+                rec.phone = row[2]
+            rec.pk = rec.id
         else:
-            rec["pk"] = self.by_key.get(rec["key"])
-            if rec["pk"] is None and rec["phone"] and rec["address"]:
-                pk = self.by_key.get((rec["village_id"], rec["head_name"], "a", rec["address"]))
+            rec.pk = self.by_key.get(rec.key)
+            if rec.pk is None and rec.phone and rec.address:
+                pk = self.by_key.get((rec.village_id, rec.head_name, "a", rec.address))
                 if pk is not None and not self.existing[pk][2]:
-                    rec["pk"] = pk
-        if rec["pk"] is not None:
-            first = self.claimed.setdefault(rec["pk"], (rec["sheet"], rec["row"]))
-            if first != (rec["sheet"], rec["row"]):
-                where = f"第{first[1]}行" if first[0] == rec["sheet"] else f"“{first[0]}”第{first[1]}行"
+                    rec.pk = pk
+        if rec.pk is not None:
+            first = self.claimed.setdefault(rec.pk, (rec.sheet, rec.row))
+            if first != (rec.sheet, rec.row):
+                where = f"第{first[1]}行" if first[0] == rec.sheet else f"“{first[0]}”第{first[1]}行"
                 self.sheet_name_error(rec, "head_name", f"与本表{where}是同一户")
                 return False
-        if rec["pk"] is None:
-            rec["changed"] = True
+        if rec.pk is None:
+            rec.changed = True
             return True
-        row = self.existing[rec["pk"]]
+        row = self.existing[rec.pk]
         current = dict(
             zip(
                 ("pk", "head_name", "phone", "address", "size", "note", "village_id", "grid_id", *self.flag_keys),
@@ -148,26 +187,26 @@ class HouseholdImporter(Importer):
                 strict=True,
             )
         )
-        grid_id = self.grids.get(rec["grid"]) if rec["grid"] else current["grid_id"]
-        if rec["grid"] and grid_id is None:
+        grid_id = self.grids.get(rec.grid) if rec.grid else current["grid_id"]
+        if rec.grid and grid_id is None:
             grid_id = "new"
         wanted = {
-            "head_name": rec["head_name"],
-            "phone": rec["phone"],
-            "address": rec["address"] or current["address"],
-            "size": rec["size"] if rec["size"] is not None else current["size"],
-            "note": rec["note"],
-            "village_id": rec["village_id"],
+            "head_name": rec.head_name,
+            "phone": rec.phone,
+            "address": rec.address or current["address"],
+            "size": rec.size if rec.size is not None else current["size"],
+            "note": rec.note,
+            "village_id": rec.village_id,
             "grid_id": grid_id,
         }
         for key in self.flag_keys:
-            wanted[key] = rec["flags"].get(key, current[key])
-        rec["changed"] = any(wanted[k] != current[k] for k in wanted)
+            wanted[key] = rec.flags.get(key, current[key])
+        rec.changed = any(wanted[k] != current[k] for k in wanted)
         return True
 
     def sheet_name_error(self, rec, key, message):
-        column = self._headers.get(rec["sheet"], {}).get(key) or header(key)
-        self.result.errors.append(RowError(rec["sheet"], rec["row"], column, message))
+        column = self._headers.get(rec.sheet, {}).get(key) or header(key)
+        self.result.errors.append(RowError(rec.sheet, rec.row, column, message))
 
     def finish_check(self):
         self.load_households()
@@ -181,74 +220,73 @@ class HouseholdImporter(Importer):
 
     def tally(self):
         for rec in self.records:
-            action = "new" if rec["pk"] is None else ("updated" if rec["changed"] else "unchanged")
-            rec["action"] = action
+            action = "new" if rec.pk is None else ("updated" if rec.changed else "unchanged")
+            rec.action = action
             self.count(action)
-            if rec.get("values") is not None and len(self.result.preview) < PREVIEW_ROWS:
+            if rec.values is not None and len(self.result.preview) < PREVIEW_ROWS:
                 self.result.preview.append(
                     {
                         "action": action,
-                        "sheet": rec["sheet"],
-                        "row": rec["row"],
-                        "values": {header(k): text(v) for k, v in rec["values"].items() if k in self.preview_keys},
+                        "sheet": rec.sheet,
+                        "row": rec.row,
+                        "values": {header(k): text(v) for k, v in rec.values.items() if k in self.preview_keys},
                     }
                 )
-            rec.pop("values", None)
+            rec.values = None
 
     def household_obj(self, rec, pk=None) -> Household:
-        town_id = self.village_names[rec["village_id"]][1]
-        grid_id = self.grids.get(rec["grid"]) if rec["grid"] else None
+        town_id = self.village_names[rec.village_id][1]
+        grid_id = self.grids.get(rec.grid) if rec.grid else None
         obj = Household(
             pk=pk,
-            head_name=rec["head_name"],
-            phone=rec["phone"],
-            address=rec["address"],
-            size=rec["size"] or 1,
-            note=rec["note"],
-            village_id=rec["village_id"],
+            head_name=rec.head_name,
+            phone=rec.phone,
+            address=rec.address,
+            size=rec.size or 1,
+            note=rec.note,
+            village_id=rec.village_id,
             town_id=town_id,
             county_id=self.county.pk,
             grid_id=grid_id,
-            **{k: rec["flags"].get(k, False) for k in self.flag_keys},
+            **{k: rec.flags.get(k, False) for k in self.flag_keys},
         )
         return obj
 
     def write_households(self):
         self.create_grids()
         now = timezone.now()
-        new = [r for r in self.records if r["pk"] is None]
+        new = [r for r in self.records if r.pk is None]
         stamp = connection.ops.adapt_datetimefield_value(now)
         fields = ["id", "head_name", "phone", "address", "size", "note", "county", "town", "village", "grid",
                   *self.flag_keys, "created_at", "updated_at"]  # fmt: skip
-        rows = []
-        for rec, pk in zip(new, reserve_ids(Household, len(new)), strict=True):
-            rec["pk"] = pk
-            flags = rec["flags"]
-            rows.append(
-                (
-                    pk, rec["head_name"], rec["phone"], rec["address"], rec["size"] or 1, rec["note"],
-                    self.county.pk, self.village_names[rec["village_id"]][1], rec["village_id"],
-                    self.grids.get(rec["grid"]) if rec["grid"] else None,
+
+        def rows():
+            for rec, pk in zip(new, reserve_ids(Household, len(new)), strict=True):
+                rec.pk = pk
+                flags = rec.flags
+                yield (
+                    pk, rec.head_name, rec.phone, rec.address, rec.size or 1, rec.note,
+                    self.county.pk, self.village_names[rec.village_id][1], rec.village_id,
+                    self.grids.get(rec.grid) if rec.grid else None,
                     *(bool(flags.get(k, False)) for k in self.flag_keys), stamp, stamp,
-                )
-            )  # fmt: skip
-        insert_rows(Household, fields, rows)
-        del rows
-        changed = [r for r in self.records if r["action"] == "updated"]
+                )  # fmt: skip
+
+        insert_rows(Household, fields, rows())
+        changed = [r for r in self.records if r.action == "updated"]
         cols = ("pk", "head_name", "phone", "address", "size", "note", "village_id", "grid_id", *self.flag_keys)
         for chunk in chunks(changed):
             objs = []
             for rec in chunk:
-                current = dict(zip(cols, self.existing[rec["pk"]], strict=True))
-                obj = self.household_obj(rec, pk=rec["pk"])
-                if not rec["address"]:
+                current = dict(zip(cols, self.existing[rec.pk], strict=True))
+                obj = self.household_obj(rec, pk=rec.pk)
+                if not rec.address:
                     obj.address = current["address"]
-                if rec["size"] is None:
+                if rec.size is None:
                     obj.size = current["size"]
-                if not rec["grid"]:
+                if not rec.grid:
                     obj.grid_id = current["grid_id"]
                 for key in self.flag_keys:
-                    setattr(obj, key, rec["flags"].get(key, current[key]))
+                    setattr(obj, key, rec.flags.get(key, current[key]))
                 obj.updated_at = now
                 objs.append(obj)
             Household.objects.bulk_update(
@@ -267,7 +305,7 @@ class HouseholdImporter(Importer):
                     "updated_at",
                 ],
             )
-        self.result.village_ids |= {r["village_id"] for r in self.records if r["action"] != "unchanged"}
+        self.result.village_ids |= {r.village_id for r in self.records if r.action != "unchanged"}
 
     def write(self):
         self.write_households()

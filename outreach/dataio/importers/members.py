@@ -1,12 +1,13 @@
 """党员名册, and the party members every sheet that names them resolves (by 党员编号, phone, or name within
 their organization), new members and organizations made once per file."""
 
+from django.db import connection
 from django.utils import timezone
 
 from outreach.dataio.cells import is_masked, text
 from outreach.dataio.importers.base import Importer
 from outreach.dataio.permissions import scoped
-from outreach.dataio.writers import BATCH, chunks
+from outreach.dataio.writers import BATCH, insert_rows, reserve_ids
 from outreach.lib.names import clean_name
 from outreach.lib.phones import mask_phone
 from outreach.people.models import PartyMember, PartyOrganization
@@ -37,6 +38,7 @@ class MemberBook:
         self.new_by_phone: dict[str, int] = {}
         self.new_by_org_name: dict[tuple, int] = {}
         self.changes: dict[int, list] = {}
+        self._last_memo, self._last_ref = None, None
 
     def org_key(self, name, town_id, village_id):
         """An existing organization id, or ("new", name) registered for creation."""
@@ -62,7 +64,24 @@ class MemberBook:
         return ("new", name)
 
     def resolve(self, row_no, values, town_id, village_id, default_active=True, update=True):
-        """A member reference ("old", pk) or ("new", index), or None after reporting an error."""
+        """A member reference ("old", pk) or ("new", index), or None after reporting an error.
+
+        A member is named once over their ten households (the cells filled down), so the answer for the same
+        cells in the same place is the one just given: resolving them again would change nothing.
+        """
+        memo = (
+            values.get("member_name"), values.get("member_id"), values.get("member_phone"),
+            values.get("organization"), values.get("is_active"), "is_active" in values, town_id, village_id,
+            default_active, update,
+        )  # fmt: skip
+        if memo == self._last_memo:
+            return self._last_ref
+        ref = self._resolve(row_no, values, town_id, village_id, default_active, update)
+        # Errors are not remembered: each row with them is reported.
+        self._last_memo, self._last_ref = (memo, ref) if ref is not None else (None, None)
+        return ref
+
+    def _resolve(self, row_no, values, town_id, village_id, default_active, update):
         imp = self.importer
         name = clean_name(text(values.get("member_name")))[:30]
         member_id, ok = imp.clean(row_no, values, "member_id")
@@ -159,14 +178,17 @@ class MemberBook:
             return ref if isinstance(ref, int) else self.orgs[ref[1]]
 
         now = timezone.now()
-        objs = [
-            PartyMember(name=n, phone=p, organization_id=org_id(o), county_id=county_id, is_active=a)
-            for n, p, o, a in self.new
-        ]
-        self.new_pks = []
-        for chunk in chunks(objs):
-            PartyMember.objects.bulk_create(chunk)
-            self.new_pks.extend(m.pk for m in chunk)
+        stamp = connection.ops.adapt_datetimefield_value(now)
+        # Keys reserved first, rows sent by COPY / executemany: the 包联 of this file link to them directly.
+        self.new_pks = reserve_ids(PartyMember, len(self.new))
+        insert_rows(
+            PartyMember,
+            ["id", "name", "phone", "organization", "county", "is_active", "created_at", "updated_at"],
+            [
+                (pk, n, p, org_id(o), county_id, a, stamp, stamp)
+                for pk, (n, p, o, a) in zip(self.new_pks, self.new, strict=True)
+            ],
+        )
         updates = []
         for pk, (n, p, o, a) in self.changes.items():
             updates.append(PartyMember(pk=pk, name=n, phone=p, organization_id=org_id(o), is_active=a, updated_at=now))

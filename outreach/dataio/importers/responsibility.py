@@ -25,19 +25,19 @@ class ResponsibilityImporter(HouseholdImporter):
         rec = self.parse_household(row_no, values)
         town_id = None
         if rec is not None:
-            town_id = self.village_names[rec["village_id"]][1]
-        member = self.members.resolve(row_no, values, town_id, rec["village_id"] if rec else None)
+            town_id = self.village_names[rec.village_id][1]
+        member = self.members.resolve(row_no, values, town_id, rec.village_id if rec else None)
         if rec is None or member is None:
             return
-        rec["member"] = member
-        rec["values"] = values if len(self.records) < PREVIEW_ROWS else None
+        rec.member = member
+        rec.values = values if len(self.records) < PREVIEW_ROWS else None
         self.records.append(rec)
 
     def finish_check(self):
         self.load_households()
         good = [rec for rec in self.records if self.resolve_household(rec)]
         self.records = good
-        known = {r["pk"] for r in good if r["pk"] is not None}
+        known = {r.pk for r in good if r.pk is not None}
         self.assigned: dict[int, tuple[int, int]] = {}
         # By the households' villages (a few queries), keeping only this file's households.
         villages = sorted({self.existing[pk][6] for pk in known})
@@ -50,10 +50,10 @@ class ResponsibilityImporter(HouseholdImporter):
                 if household_id in known:
                     self.assigned[household_id] = (pk, member_id)
         for rec in good:
-            ref = rec["member"]
-            current = self.assigned.get(rec["pk"]) if rec["pk"] is not None else None
+            ref = rec.member
+            current = self.assigned.get(rec.pk) if rec.pk is not None else None
             if current is None or ref[0] == "new" or current[1] != ref[1] or self.members.is_changed(ref):
-                rec["changed"] = True
+                rec.changed = True
         self.tally()
         self.grid_note()
 
@@ -66,21 +66,25 @@ class ResponsibilityImporter(HouseholdImporter):
         by_id = user.pk if user is not None else None
         new, moved = [], []
         for rec in self.records:
-            member_id = self.members.pk_of(rec["member"])
-            current = self.assigned.get(rec["pk"])
+            member_id = self.members.pk_of(rec.member)
+            current = self.assigned.get(rec.pk)
             if current is None:
-                new.append((self.campaign.pk, rec["pk"], member_id, by_id, stamp, stamp))
+                new.append((rec.pk, member_id))
             elif current[1] != member_id:
                 moved.append(Assignment(pk=current[0], member_id=member_id, updated_at=now))
-                self.result.village_ids.add(rec["village_id"])
-        rows = [(pk, *row) for row, pk in zip(new, reserve_ids(Assignment, len(new)), strict=True)]
+                self.result.village_ids.add(rec.village_id)
+        campaign_id = self.campaign.pk
+        rows = (
+            (pk, campaign_id, household_id, member_id, by_id, stamp, stamp)
+            for (household_id, member_id), pk in zip(new, reserve_ids(Assignment, len(new)), strict=True)
+        )
         insert_rows(
             Assignment, ["id", "campaign", "household", "member", "assigned_by", "created_at", "updated_at"], rows
         )
         if moved:
             Assignment.objects.bulk_update(moved, ["member", "updated_at"], batch_size=BATCH)
         if new or moved:
-            self.result.village_ids |= {r["village_id"] for r in self.records if r["action"] != "unchanged"}
+            self.result.village_ids |= {r.village_id for r in self.records if r.action != "unchanged"}
 
     def _user_or_none(self):
         return self.user if self.user is not None and self.user.is_authenticated else None
