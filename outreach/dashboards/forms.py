@@ -55,7 +55,11 @@ class StepForm(forms.Form):
     to = forms.ChoiceField(choices=[(s, s.label) for s in supervision.MOVES])
     seen_step = forms.IntegerField(required=False, widget=forms.HiddenInput)
     text = forms.CharField(label="内容", required=False, max_length=4000, widget=forms.Textarea(attrs={"rows": 5}))
-    attachment = forms.FileField(label="附件（可选）", required=False)
+    attachment = forms.FileField(
+        label="附件（可选）",
+        required=False,
+        error_messages={"empty": "附件是空的", "invalid": "附件没有上传成功，请重新选择文件"},
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

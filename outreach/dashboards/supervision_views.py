@@ -10,7 +10,7 @@ from pathlib import Path
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.db.models import Prefetch
 from django.http import FileResponse, Http404, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
@@ -25,7 +25,7 @@ from outreach.accounts.scoping import get_in_scope_or_404, scope_queryset
 from outreach.accounts.services import record_access
 from outreach.dashboards import supervision
 from outreach.dashboards.forms import OpenOrderForm, StepForm, SupervisionFilterForm
-from outreach.dashboards.models import Bulletin, SupervisionOrder, SupervisionStep
+from outreach.dashboards.models import SupervisionOrder, SupervisionStep
 from outreach.dashboards.tables import SuperviseColumn, SupervisionOrderTable
 from outreach.lib import xlsx
 from outreach.places.models import County, Town, Village
@@ -272,7 +272,7 @@ def _bulletin_line(user, bulletin_pk, code):
     try:
         bulletin = _bulletins_for(user).get(pk=bulletin_pk)
         return bulletin, bulletin.lines.get(code=code)
-    except (Bulletin.DoesNotExist, ValueError) as exc:
+    except (ObjectDoesNotExist, ValueError) as exc:
         raise Http404("没有找到该通报行") from exc
 
 
