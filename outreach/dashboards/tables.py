@@ -271,13 +271,18 @@ class SuperviseColumn(tables.Column):
 class SupervisionOrderTable(BaseTable):
     """The 督办单 list: a queryset paged without a COUNT, each column read from the order."""
 
-    unit_name = tables.Column(verbose_name="督办单位", linkify=("dashboards:supervision_detail", [Accessor("pk")]))
+    # What a phone shows first: the unit, its state (逾期) and the deadline; the rest scrolls inside the box.
+    unit_name = tables.Column(
+        verbose_name="督办单位",
+        linkify=("dashboards:supervision_detail", [Accessor("pk")]),
+        attrs={"td": {"class": "name"}},
+    )
+    state = tables.Column(verbose_name="状态")
+    deadline = tables.DateColumn(verbose_name="整改期限", format="Y-m-d")
     level = tables.Column(verbose_name="层级", accessor="pk", orderable=False)
     county = tables.Column(verbose_name="县（市、区）", accessor="county__name", order_by=("county__code",))
     reason = tables.Column(verbose_name="督办原因")
     bulletin = tables.Column(verbose_name="来源通报", accessor="bulletin", orderable=False, default="—")
-    deadline = tables.DateColumn(verbose_name="整改期限", format="Y-m-d")
-    state = tables.Column(verbose_name="状态")
     assignee = tables.Column(verbose_name="须回复人", default="—", orderable=False)
     created_at = tables.DateTimeColumn(verbose_name="督办时间", format="Y-m-d H:i")
 
