@@ -390,3 +390,20 @@ def test_it_opens_an_order_by_hand_from_a_bulletin_line(places, users, client):
     # The county's own order reaches its 县级管理员's 我的督办.
     assert supervision.awaiting_count(users.county) == 1
     assert SupervisionStep.objects.filter(order=order, state=State.WAITING, actor=users.city).exists()
+
+
+def test_it_lists_orders_with_queries_that_do_not_grow_with_rows(places, users, client, django_assert_max_num_queries):
+    def add(n):
+        for _ in range(n):
+            order = open_town_order(places, user=users.county)
+            supervision.move(order, State.SIGNED, users.town)
+            supervision.move(order, State.REPLIED, users.town, "整改。")  # waiting for the county to judge
+
+    client.force_login(users.county)
+    add(2)
+    for name in ("supervision_list", "supervision_mine"):
+        with CaptureQueriesContext(connection) as few:
+            assert client.get(reverse(f"dashboards:{name}")).status_code == 200
+        add(10)
+        with django_assert_max_num_queries(len(few.captured_queries)):
+            assert client.get(reverse(f"dashboards:{name}")).status_code == 200
