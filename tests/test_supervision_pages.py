@@ -407,3 +407,21 @@ def test_it_lists_orders_with_queries_that_do_not_grow_with_rows(places, users, 
         add(10)
         with django_assert_max_num_queries(len(few.captured_queries)):
             assert client.get(reverse(f"dashboards:{name}")).status_code == 200
+
+
+def test_it_opens_no_streak_order_for_a_unit_already_under_a_manual_one(places, users, settings):
+    from outreach.places.models import County
+
+    settings.DASHBOARD_BOTTOM_STREAK = 1
+    counties = list(County.objects.exclude(population__isnull=True).order_by("code"))
+    day = dt.date(2021, 8, 1)
+    for i, county in enumerate(counties):
+        RegistrationReport.objects.create(
+            county=county, as_of=day, registered=county.population * (40 - i) // 100, verified=1000
+        )
+    manual = supervision.open_by_hand(
+        users.city, code=counties[-1].code, reason_text="人工", deadline=dt.date.today() + dt.timedelta(days=1)
+    )
+    bulletin = bulletins.issue_bulletin(as_of=day, metric="registration_rate", user=users.city)
+    assert list(SupervisionOrder.objects.filter(county=counties[-1])) == [manual]
+    assert SupervisionOrder.objects.filter(bulletin=bulletin).count() == 2  # the other two of the last three
