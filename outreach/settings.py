@@ -288,6 +288,11 @@ TECHNICAL_ERROR_PAGES = envbool("DJANGO_TECHNICAL_ERRORS", "0")
 PHONE_REVEAL_LIMIT_PER_HOUR = envint("PHONE_REVEAL_LIMIT_PER_HOUR", 30)
 # django-import-export's file between preview and confirm (the user import): under DATAIO_DIR, swept.
 IMPORT_EXPORT_TMP_STORAGE_CLASS = "outreach.lib.uploads.GuardedTempStorage"
+# --- 督办单 (issue 12, outreach.dashboards.supervision) ---
+# Days a unit has to answer an order (from the day it is opened).
+SUPERVISION_DEADLINE_DAYS = envint("SUPERVISION_DEADLINE_DAYS", 3)
+# Largest file a unit may attach to its 整改措施 (PDF, Word, Excel or a photo), checked by lib.uploads.
+SUPERVISION_MAX_ATTACHMENT_MB = envint("SUPERVISION_MAX_ATTACHMENT_MB", 10)
 # --- Phone pages and checks on visits (issue 5, outreach.mobile) ---
 # Largest JSON body a phone may post for one visit (signature + a resized photo + fields).
 # The endpoint reads its body itself with this limit, independent of DATA_UPLOAD_MAX_MEMORY_SIZE (forms).

@@ -6,6 +6,7 @@ What each user of ``tests/conftest.py`` may see of it:
 - town (龙兴镇): grid1, grid2; other_town (三泉镇): sanquan;
 - grid (第1网格): grid1; other_grid (第2网格): grid2; member: grid1 (assigned to them).
 Each visit carries an integrity flag and a call-back check (seen by county and town staff only).
+督办单: one for 龙兴镇 (seen by city, county and town), one for 三泉镇 and one for 稷山县, each with its first step.
 """
 
 import datetime as dt
@@ -70,4 +71,8 @@ def build_world(places, users):
     Team.objects.create(county=places.xinjiang, name="新绛小分队", leader=member_zz)
     Team.objects.create(county=places.jishan, name="稷山小分队", leader=member_js)
     make_org(places.sanquan_village)
+    from outreach.dashboards.supervision import open_order
+
+    for place in (places.longxing, places.sanquan, places.jishan):
+        open_order(code=place.code, reason="manual", reason_text=f"{place.name}排名末位")
     return SimpleNamespace(campaign=campaign, households=households, members=[member_zz, member_sq, member_js])

@@ -233,3 +233,92 @@ def test_it_lists_scoped_pages_with_queries_that_do_not_grow_with_rows(
     add_rows(15)
     with django_assert_max_num_queries(len(few.captured_queries)):
         assert client.get(url).status_code == 200
+
+
+# ---------------------------------------------------------------------------------------------- 督办单
+# Orders for six units; what each role may read (None: no permission, every order answers 403), sign
+# (the unit's admin) and close (the issuer level: the city for counties, the county for its towns and villages).
+UNITS = ["xinjiang", "longxing", "zhouzhuang", "sanquan", "jishan", "jishan_town"]
+SUPERVISION_VISIBLE = {
+    "city": set(UNITS),
+    "county": {"xinjiang", "longxing", "zhouzhuang", "sanquan"},
+    "other_county": {"jishan", "jishan_town"},
+    "town": {"longxing", "zhouzhuang"},
+    "other_town": {"sanquan"},
+    "grid": None,
+    "other_grid": None,
+    "member": None,
+}
+SUPERVISION_SIGNS = {"county": {"xinjiang"}, "other_county": {"jishan"}, "town": {"longxing", "zhouzhuang"}}
+SUPERVISION_SIGNS["other_town"] = {"sanquan"}
+SUPERVISION_JUDGES = {
+    "city": set(UNITS),
+    "county": {"longxing", "zhouzhuang", "sanquan"},
+    "other_county": {"jishan_town"},
+}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_it_answers_every_supervision_url_by_role(role, places, users, client, settings, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from outreach.dashboards import supervision
+    from outreach.dashboards.models import SupervisionOrder
+    from tests.factories import make_user
+
+    settings.MEDIA_ROOT = tmp_path
+    root = make_user(username="root_matrix", is_superuser=True)
+    state = SupervisionOrder.State
+
+    def order(unit):
+        return supervision.open_order(code=getattr(places, unit).code, reason="manual", reason_text=unit)
+
+    waiting = {unit: order(unit) for unit in UNITS}
+    replied = {}
+    for unit in UNITS:
+        o = replied[unit] = order(unit)
+        supervision.move(o, state.SIGNED, root)
+        pdf = SimpleUploadedFile(f"{unit}.pdf", b"%PDF-1.4 matrix")
+        supervision.move(o, state.REPLIED, root, "整改措施", attachment=pdf)
+    user = getattr(users, role)
+    client.force_login(user)
+    visible = SUPERVISION_VISIBLE[role]
+    signs, judges = SUPERVISION_SIGNS.get(role, set()), SUPERVISION_JUDGES.get(role, set())
+
+    def check(method, url, expected, data=None):
+        response = getattr(client, method)(url, data or {})
+        assert response.status_code == expected, f"{role} {method.upper()} {url}: {response.status_code} ≠ {expected}"
+        return response
+
+    for name in ("supervision_list", "supervision_mine"):
+        check("get", reverse(f"dashboards:{name}"), 403 if visible is None else 200)
+    check("get", reverse("dashboards:supervision_list") + "?export=xlsx", 403 if visible is None else 200)
+    for unit in UNITS:
+        expected = 403 if visible is None else 200 if unit in visible else 404
+        for o in (waiting[unit], replied[unit]):
+            check("get", reverse("dashboards:supervision_detail", args=[o.pk]), expected)
+            check("get", reverse("dashboards:supervision_move", args=[o.pk]), 405 if expected == 200 else expected)
+        step = replied[unit].steps.get(state=state.REPLIED)
+        check("get", reverse("dashboards:supervision_attachment", args=[step.pk]), expected)
+        # 签收 an order waiting: recorded for the unit only; refused (a message, nothing written) for others.
+        seen = waiting[unit].steps.get().pk
+        url = reverse("dashboards:supervision_move", args=[waiting[unit].pk])
+        check("post", url, 302 if expected == 200 else expected, {"to": "signed", "seen_step": seen})
+        assert waiting[unit].steps.filter(state=state.SIGNED).exists() == (unit in signs), f"{role} signs {unit}"
+        # 办结 an order replied: recorded for the issuer level only.
+        seen = replied[unit].steps.order_by("-pk").first().pk
+        url = reverse("dashboards:supervision_move", args=[replied[unit].pk])
+        check("post", url, 302 if expected == 200 else expected, {"to": "closed", "seen_step": seen})
+        assert replied[unit].steps.filter(state=state.CLOSED).exists() == (unit in judges), f"{role} closes {unit}"
+        # 人工督办 form: the issuer level only.
+        response = client.get(reverse("dashboards:supervision_open"), {"code": getattr(places, unit).code})
+        if unit in judges:
+            assert response.status_code == 200, f"{role} open {unit}"
+        else:
+            assert response.status_code in (403, 404), f"{role} open {unit}: {response.status_code}"
+    # Opening by hand for a unit with no order (王庄村, 龙兴镇): the city and 新绛县 only.
+    data = {"code": places.wangzhuang.code, "reason_text": "人工", "deadline": "2099-01-01"}
+    response = client.post(reverse("dashboards:supervision_open"), data)
+    opened = SupervisionOrder.objects.filter(village=places.wangzhuang).exists()
+    assert opened == (role in ("city", "county")), f"{role} opens 王庄村: {response.status_code}"
+    assert response.status_code in ((302,) if opened else (403, 404))

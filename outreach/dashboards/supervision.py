@@ -1,13 +1,21 @@
 """督办单: opened at 签发 for the units at the bottom N issues running (or by hand), then 签收 → 回复（整改措施）
 → 办结, or 退回 for a better answer. Every step is a ``SupervisionStep`` (append-only: who, when, what); the
-order keeps only its current state. Past the deadline an order not yet answered shows 逾期, and a reply after
-the deadline is kept and marked late. Scoped like everything else (``scope_paths`` in ``apps.py``).
+order keeps only its current state. Past the deadline an order not yet answered shows 逾期; a reply after the
+deadline is still taken (the unit must answer whatever the date) and the step is marked late, shown as
+逾期回复 on the pages, the export and the next bulletin. Scoped like everything else (``scope_paths`` in
+``apps.py``).
+
+Who does what: the unit (its 乡镇管理员 for a town or a village, its 县级管理员 for a county, or the named
+须回复人) signs and replies; the level above (the city for a county, the county for its towns and villages)
+opens by hand, closes and returns. A resent form never doubles a step: ``move`` is given the last step the
+sender saw, and a step by the same person saying the same thing since then is the resend's answer.
 """
 
 import datetime as dt
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from outreach.accounts.models import Role, User
@@ -71,16 +79,21 @@ def open_order(*, code: str, reason: str, reason_text: str, user=None, bulletin=
     return order
 
 
+def open_order_of(county, town=None, village=None):
+    """The unit's order still open (not 已办结), however it was opened, or ``None``."""
+    return (
+        SupervisionOrder.objects.filter(county=county, town=town, village=village, state__in=OPEN_STATES)
+        .order_by("pk")
+        .first()
+    )
+
+
 def open_for_bulletin(bulletin, user=None) -> list[SupervisionOrder]:
     """At 签发: one 督办单 for each unit whose bottom streak reaches N and has no order still open."""
     n = streak_threshold()
     opened = []
     for line in bulletin.lines.filter(bottom_streak__gte=n).order_by("position"):
-        if (
-            SupervisionOrder.objects.filter(bulletin__level=bulletin.level, unit_name=line.name)
-            .filter(state__in=OPEN_STATES)
-            .exists()
-        ):
+        if open_order_of(*_place(line.code)) is not None:
             continue
         opened.append(
             open_order(
@@ -107,10 +120,18 @@ def may_answer(user, order) -> bool:
     return user.is_superuser or order.assignee_id == user.pk or _is_unit_admin(user, order)
 
 
-def may_judge(user, order) -> bool:
+def may_open(user, county_id, below_county: bool) -> bool:
+    """The issuer level of a unit: the city for a county, the county's admin for its towns and villages
+    (``below_county``). The issuer opens by hand, closes and returns."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
     if user.is_superuser or user.role == Role.CITY:
         return True
-    return user.role == Role.COUNTY and user.county_id == order.county_id and order.town_id is not None
+    return user.role == Role.COUNTY and user.county_id == county_id and below_county
+
+
+def may_judge(user, order) -> bool:
+    return may_open(user, order.county_id, order.town_id is not None)
 
 
 def _is_unit_admin(user, order) -> bool:
@@ -120,26 +141,130 @@ def _is_unit_admin(user, order) -> bool:
 
 
 @transaction.atomic
-def move(order, to: str, user, text: str = "", attachment=None) -> SupervisionStep:
-    """签收 / 回复 / 办结 / 退回 one order: checks the state and the user, records the step."""
+def move(order, to: str, user, text: str = "", attachment=None, seen_step: int | None = None) -> SupervisionStep:
+    """签收 / 回复 / 办结 / 退回 one order: checks the state and the user, records the step.
+
+    ``seen_step`` is the last step the sender's page showed. When steps came after it, the move is either a
+    resend (a step since then by the same user, to the same state, with the same text: that step is
+    returned, ``resent`` set, nothing written and no file stored) or made on an outdated page (refused).
+    """
     order = SupervisionOrder.objects.select_for_update().get(pk=order.pk)
+    if to not in MOVES:
+        raise StepRefused("没有这个办理步骤")
+    text = (text or "").strip()
+    if seen_step is not None:
+        since = list(order.steps.filter(pk__gt=seen_step).order_by("pk"))
+        if since:
+            for step in since:
+                if step.actor_id == user.pk and step.state == to and step.text == text:
+                    step.resent = True
+                    return step
+            raise StepRefused(
+                f"督办单在您打开页面后已有新的办理记录（现为“{order.get_state_display()}”），请查看后再操作"
+            )
     sources, who = MOVES[to]
     if order.state not in sources:
         raise StepRefused(f"督办单当前为“{order.get_state_display()}”，不能{State(to).label}")
     allowed = may_answer(user, order) if who == "unit" else may_judge(user, order)
     if not allowed:
         raise StepRefused("只有被督办单位可以签收和回复，只有督办单位可以办结或退回")
-    if to == State.REPLIED and not text.strip():
+    if to == State.REPLIED and not text:
         raise StepRefused("回复须写明整改措施")
-    if to == State.RETURNED and not text.strip():
+    if to == State.RETURNED and not text:
         raise StepRefused("退回须写明理由")
+    if attachment and to != State.REPLIED:
+        raise StepRefused("只有回复整改措施时可以附文件")
     late = to == State.REPLIED and timezone.localdate() > order.deadline
     step = SupervisionStep.objects.create(
-        order=order, state=to, actor=user, text=text.strip(), attachment=attachment or "", late=late
+        order=order, state=to, actor=user, text=text, attachment=attachment or "", late=late
     )
     order.state = to
     order.save(update_fields=["state", "updated_at"])
+    step.resent = False
     return step
+
+
+@transaction.atomic
+def open_by_hand(user, *, code: str, reason_text: str, deadline: dt.date, bulletin=None) -> SupervisionOrder:
+    """人工督办: the issuer level opens an order for a unit picked from a ranking row or a bulletin line.
+
+    Refused (``StepRefused``) for a user below the unit's issuer level, a past deadline, an empty reason and
+    a unit that still has an open order (which also makes a resent form harmless).
+    """
+    county, town, village = _place(code)
+    unit = village or town or county
+    # One opening at a time per unit: two resends queue on the unit's row (there is no order row to lock yet).
+    list(type(unit).objects.select_for_update().filter(pk=unit.pk))
+    if not may_open(user, county.pk, town is not None):
+        raise StepRefused("只有上一级（县级单位由市级、乡镇和村由本县）可以发出督办单")
+    reason_text = (reason_text or "").strip()
+    if not reason_text:
+        raise StepRefused("请写明督办原因")
+    if deadline < timezone.localdate():
+        raise StepRefused("整改期限不能早于今天")
+    existing = open_order_of(county, town, village)
+    if existing is not None:
+        raise StepRefused(f"{existing.unit_name}已有未办结的督办单（{existing.get_state_display()}），不再重复发出")
+    return open_order(
+        code=code,
+        reason=SupervisionOrder.Reason.MANUAL,
+        reason_text=reason_text,
+        user=user,
+        bulletin=bulletin,
+        deadline=deadline,
+    )
+
+
+# ------------------------------------------------------------------------------------------ reading
+
+
+LEVELS = {"county": "县（市、区）", "town": "乡镇（街道）", "village": "村（社区）"}
+
+
+def level_of(order) -> str:
+    if order.village_id is not None:
+        return "village"
+    return "town" if order.town_id is not None else "county"
+
+
+def level_q(level: str) -> Q:
+    if level == "village":
+        return Q(village__isnull=False)
+    if level == "town":
+        return Q(town__isnull=False, village__isnull=True)
+    return Q(town__isnull=True)
+
+
+def overdue_q(today: dt.date | None = None) -> Q:
+    """The orders ``is_overdue`` names, as a filter: past the deadline and neither answered nor closed."""
+    today = today or timezone.localdate()
+    return Q(deadline__lt=today) & ~Q(state__in=(State.REPLIED, State.CLOSED))
+
+
+def awaiting_q(user) -> Q | None:
+    """The orders waiting for ``user``: to sign or answer as the unit, to close or return as the issuer.
+    ``None`` for a user who never acts on an order (grid workers, party members)."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return None
+    to_answer = Q(state__in=(State.WAITING, State.SIGNED, State.RETURNED))
+    to_judge = Q(state=State.REPLIED)
+    if user.is_superuser or user.role == Role.CITY:
+        return (to_answer & Q(assignee=user)) | to_judge
+    if user.role == Role.COUNTY:
+        unit = Q(town__isnull=True, county_id=user.county_id)
+        return (to_answer & (unit | Q(assignee=user))) | (to_judge & Q(county_id=user.county_id, town__isnull=False))
+    if user.role == Role.TOWN:
+        unit = Q(town_id=user.town_id) if user.town_id else Q(pk__in=[])
+        return to_answer & (unit | Q(assignee=user))
+    return None
+
+
+def awaiting_count(user) -> int | None:
+    """How many orders wait for ``user`` (one COUNT), or ``None`` for a user who never acts on one."""
+    q = awaiting_q(user)
+    if q is None:
+        return None
+    return SupervisionOrder.objects.filter(q).count()
 
 
 def report_for_next(series_previous) -> list[dict]:

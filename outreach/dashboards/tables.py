@@ -270,3 +270,61 @@ class RankingTable(BaseTable):
         if metric is not None and metric.key in cls.base_columns and "sequence" not in kwargs:
             kwargs["sequence"] = ("rank", "rank_change", "name", metric.key, "delta", "...")
         return cls(rows, exclude=cls.EXCLUDED_BY_LEVEL[level], metric=metric, **kwargs)
+
+
+class SuperviseColumn(tables.Column):
+    """督办 on a ranking row, for the unit's issuer level only: opens a 督办单 by hand, or leads to the one
+    still open. Never exported (an action, not a figure)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(verbose_name="督办", accessor="supervise_url", orderable=False, default="", **kwargs)
+
+    def cell_html(self, record):
+        url = record.get("supervise_url")
+        if not url:
+            return ""
+        css = "button button-small" if record.get("supervise_new") else "muted"
+        return format_html('<a class="{}" href="{}">{}</a>', css, url, record.get("supervise_label"))
+
+    def render(self, value, record):
+        return self.cell_html(record)
+
+
+class SupervisionOrderTable(BaseTable):
+    """The 督办单 list: a queryset paged without a COUNT, each column read from the order."""
+
+    # What a phone shows first: the unit, its state (逾期) and the deadline; the rest scrolls inside the box.
+    unit_name = tables.Column(
+        verbose_name="督办单位",
+        linkify=("dashboards:supervision_detail", [Accessor("pk")]),
+        attrs={"td": {"class": "name"}},
+    )
+    state = tables.Column(verbose_name="状态")
+    deadline = tables.DateColumn(verbose_name="整改期限", format="Y-m-d")
+    level = tables.Column(verbose_name="层级", accessor="pk", orderable=False)
+    county = tables.Column(verbose_name="县（市、区）", accessor="county__name", order_by=("county__code",))
+    reason = tables.Column(verbose_name="督办原因")
+    bulletin = tables.Column(verbose_name="来源通报", accessor="bulletin", orderable=False, default="—")
+    assignee = tables.Column(verbose_name="须回复人", default="—", orderable=False)
+    created_at = tables.DateTimeColumn(verbose_name="督办时间", format="Y-m-d H:i")
+
+    class Meta(BaseTable.Meta):
+        template_name = "django_tables2/table.html"
+        empty_text = "没有督办单"
+        order_by = ("-created_at",)
+
+    def render_level(self, record):
+        from outreach.dashboards.supervision import LEVELS, level_of
+
+        return LEVELS[level_of(record)]
+
+    def render_reason(self, record):
+        return record.get_reason_display()
+
+    def render_bulletin(self, value):
+        return value.label
+
+    def render_state(self, record):
+        if record.is_overdue:
+            return format_html('{} <span class="overdue">逾期</span>', record.get_state_display())
+        return record.get_state_display()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from outreach.dashboards import views
+from outreach.dashboards import supervision_views, views
 
 app_name = "dashboards"
 
@@ -16,4 +16,14 @@ urlpatterns = [
     path("bulletins/draft/", views.bulletin_draft, name="bulletin_draft"),
     path("bulletins/issue/", views.bulletin_issue, name="bulletin_issue"),
     path("bulletins/<int:pk>/", views.bulletin_detail, name="bulletin_detail"),
+    path("supervision/", supervision_views.supervision_list, name="supervision_list"),
+    path("supervision/mine/", supervision_views.supervision_mine, name="supervision_mine"),
+    path("supervision/new/", supervision_views.supervision_open, name="supervision_open"),
+    path("supervision/<int:supervisionorder_pk>/", supervision_views.supervision_detail, name="supervision_detail"),
+    path("supervision/<int:supervisionorder_pk>/move/", supervision_views.supervision_move, name="supervision_move"),
+    path(
+        "supervision/attachment/<int:supervisionstep_pk>/",
+        supervision_views.supervision_attachment,
+        name="supervision_attachment",
+    ),
 ]

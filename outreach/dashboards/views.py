@@ -27,6 +27,7 @@ from outreach.campaigns.rules import CampaignChoice, all_campaigns, page_campaig
 from outreach.dashboards import bulletins, charts, queries
 from outreach.dashboards.models import Bulletin
 from outreach.dashboards.services import ensure_fresh_summaries
+from outreach.dashboards.supervision_views import supervise_columns
 from outreach.dashboards.tables import RankingTable, metric_column
 from outreach.lib import metrics as m
 from outreach.lib import xlsx
@@ -134,11 +135,18 @@ def _ranking_page(request, level: str, parent):
         level, parent, as_of, _metric_key(request, level), campaign=request.GET.get("campaign") or None, dates=dates
     )
     _drill_urls(level, result.rows, request)
-    table = RankingTable.for_level(level, result.rows, metric=result.metric, order_by_field="sort")
-    RequestConfig(request, paginate=False).configure(table)
     scope_name = parent.name if parent is not None else "运城市"
     title = f"{scope_name} {result.level_name}排名"
-    if request.GET.get("export") == "xlsx":
+    exporting = request.GET.get("export") == "xlsx"
+    # 督办 (an action, for the rows' issuer level) is a column of the page only, never of its Excel.
+    supervise = (
+        [] if exporting else supervise_columns(request.user, level, parent, result.rows, as_of, result.metric, title)
+    )
+    table = RankingTable.for_level(
+        level, result.rows, metric=result.metric, order_by_field="sort", extra_columns=supervise
+    )
+    RequestConfig(request, paginate=False).configure(table)
+    if exporting:
         filename = f"{scope_name}{result.level_name}{result.metric.name}排名_{as_of:%Y%m%d}.xlsx"
         body = xlsx.workbook_bytes(
             table.export_columns(),

@@ -42,11 +42,11 @@ def check_upload(source, file_name: str, size: int | None = None) -> None:
         _check_zip(source)
 
 
-def _check_zip(source) -> None:
+def _check_zip(source, advice: str = "正常的表格请另存为新的 .xlsx 后再导入", kind: str = ".xlsx") -> None:
     max_total = settings.DATAIO_MAX_UNCOMPRESSED_MB * 1024 * 1024
     max_ratio = settings.DATAIO_MAX_ZIP_RATIO
     max_shared = settings.DATAIO_MAX_SHARED_STRINGS_MB * 1024 * 1024
-    bomb = "文件解压后过大（{detail}），疑似压缩炸弹，已拒绝；正常的表格请另存为新的 .xlsx 后再导入"
+    bomb = "文件解压后过大（{detail}），疑似压缩炸弹，已拒绝；" + advice
     try:
         with zipfile.ZipFile(source) as archive:
             infos = archive.infolist()
@@ -71,10 +71,48 @@ def _check_zip(source) -> None:
                     if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
                         raise UploadRefused("文件含有不安全的 XML 内容（DOCTYPE/ENTITY），已拒绝")
     except zipfile.BadZipFile as exc:
-        raise UploadRefused("文件不是有效的 .xlsx 文件（可能已损坏，或是改了扩展名的其他文件）") from exc
+        raise UploadRefused(f"文件不是有效的 {kind} 文件（可能已损坏，或是改了扩展名的其他文件）") from exc
     finally:
         if hasattr(source, "seek"):
             source.seek(0)
+
+
+# An attachment (a 督办单's 整改措施): the extension names what the first bytes must be.
+_OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+ATTACHMENT_SIGNATURES = {
+    ".pdf": (b"%PDF-",),
+    ".docx": (b"PK\x03\x04",),
+    ".xlsx": (b"PK\x03\x04",),
+    ".doc": (_OLE,),
+    ".xls": (_OLE,),
+    ".jpg": (b"\xff\xd8\xff",),
+    ".jpeg": (b"\xff\xd8\xff",),
+    ".png": (b"\x89PNG\r\n\x1a\n",),
+}
+ATTACHMENT_TYPES_TEXT = "PDF、Word（.doc、.docx）、Excel（.xls、.xlsx）或 JPG、PNG 图片"
+
+
+def check_attachment(source, file_name: str, size: int) -> None:
+    """Raise ``UploadRefused`` for an attachment of the wrong type (by extension and by its first bytes),
+    empty, larger than ``SUPERVISION_MAX_ATTACHMENT_MB``, or an Office file that is a zip or XML bomb.
+
+    ``source`` is an open binary file (an uploaded file before it is stored); it is rewound.
+    """
+    suffix = Path(file_name).suffix.lower()
+    if suffix not in ATTACHMENT_SIGNATURES:
+        raise UploadRefused(f"附件只能是{ATTACHMENT_TYPES_TEXT}")
+    if not size:
+        raise UploadRefused("附件是空的")
+    limit_mb = settings.SUPERVISION_MAX_ATTACHMENT_MB
+    if size > limit_mb * 1024 * 1024:
+        raise UploadRefused(f"附件太大（{size / 1024 / 1024:.1f} MB），最大 {limit_mb} MB")
+    source.seek(0)
+    head = source.read(16)
+    source.seek(0)
+    if not head.startswith(ATTACHMENT_SIGNATURES[suffix]):
+        raise UploadRefused(f"附件的内容不是 {suffix} 文件（可能已损坏，或是改了扩展名的其他文件），已拒绝")
+    if suffix in (".docx", ".xlsx"):
+        _check_zip(source, advice="请另存为新的文件后再上传", kind=suffix)
 
 
 def column_letter(index: int) -> str:
