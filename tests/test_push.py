@@ -1,0 +1,273 @@
+"""签发 and ``push_chase`` push to the work groups' robots: the payloads, the 钉钉 signature, retries with
+backoff logged attempt by attempt, and a 签发 that never waits for (or fails because of) a group.
+
+Every robot here is ``tests.group_server.RobotServer`` on 127.0.0.1.
+"""
+
+import datetime as dt
+import json
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.management import call_command
+from django.utils import timezone
+from django_tasks import TaskResultStatus
+from django_tasks_db.models import DBTaskResult
+
+from outreach.dashboards import bulletins
+from outreach.dashboards.models import Bulletin, SupervisionOrder
+from outreach.lib.append_only import AppendOnlyError
+from outreach.notify import webhooks
+from outreach.notify.models import PushAttempt, PushMessage, WorkGroupRobot
+from outreach.notify.services import queue_message, retry_delay
+from outreach.notify.tasks import deliver_push
+from outreach.places.models import County
+from outreach.registrations.models import RegistrationReport
+from tests.group_server import RobotServer, refused_url
+
+pytestmark = pytest.mark.django_db
+
+AUG13 = dt.date(2021, 8, 13)
+SECRET = "SEC0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcd"
+DATABASE_QUEUE = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+
+
+@pytest.fixture(autouse=True)
+def push_settings(settings):
+    settings.PUSH_ALLOW_LOOPBACK = True
+    settings.PUSH_RETRY_SECONDS = 0
+    settings.PUSH_MAX_ATTEMPTS = 3
+    settings.PUSH_TIMEOUT_SECONDS = 2
+    settings.SITE_URL = "https://fanzha.example.gov.cn"
+    return settings
+
+
+def reports_for_all(day=AUG13):
+    for i, county in enumerate(County.objects.exclude(population__isnull=True).order_by("code")):
+        RegistrationReport.objects.create(
+            county=county, as_of=day, registered=county.population * (40 - i) // 100, verified=1000
+        )
+
+
+def robot(url, kind="wecom", county=None, secret="", name=None):
+    return WorkGroupRobot.objects.create(
+        name=name or f"{kind}群", kind=kind, county=county, webhook_url=url, secret=secret
+    )
+
+
+def issue_from_the_page(client, user, capture):
+    """签发 through the page, running what waits for the commit (the push) as a real commit would."""
+    client.force_login(user)
+    with capture(execute=True):
+        response = client.post("/dashboard/bulletins/issue/", {"date": "2021-08-13", "metric": "registration_rate"})
+    assert response.status_code == 302
+    return Bulletin.objects.get()
+
+
+@pytest.mark.parametrize(
+    "kind, url, message",
+    [
+        ("wecom", "http://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k", "须以 https:// 开头"),
+        ("wecom", "https://evil.example.com/cgi-bin/webhook/send?key=k", "不是企业微信群机器人的地址"),
+        ("wecom", "https://oapi.dingtalk.com/robot/send?access_token=t", "不是企业微信群机器人的地址"),
+        ("dingtalk", "https://oapi.dingtalk.com.evil.cn/robot/send", "不是钉钉自定义机器人的地址"),
+        ("wecom", "https://qyapi.weixin.qq.com@10.0.0.1/cgi-bin/webhook/send", "不能含用户名或密码"),
+        ("wecom", "https://qyapi.weixin.qq.com:8443/cgi-bin/webhook/send", "不是企业微信群机器人的地址"),
+        ("dingtalk", "http://10.0.0.1/robot/send", "须以 https:// 开头"),
+        ("dingtalk", "https://169.254.169.254/latest/meta-data", "不是钉钉自定义机器人的地址"),
+    ],
+)
+def test_it_refuses_webhooks_outside_the_robots_hosts(kind, url, message):
+    with pytest.raises(ValidationError, match=message):
+        webhooks.check_webhook(kind, url)
+
+
+def test_it_accepts_the_official_hosts_and_loopback_only_when_allowed(settings):
+    webhooks.check_webhook("wecom", "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=abc")
+    webhooks.check_webhook("dingtalk", "https://oapi.dingtalk.com/robot/send?access_token=abc")
+    webhooks.check_webhook("dingtalk", "http://127.0.0.1:8765/robot/send")
+    settings.PUSH_ALLOW_LOOPBACK = False
+    with pytest.raises(ValidationError):
+        webhooks.check_webhook("dingtalk", "http://127.0.0.1:8765/robot/send")
+    settings.PUSH_EXTRA_HOSTS = ["wx.intranet.example.cn"]
+    webhooks.check_webhook("wecom", "https://wx.intranet.example.cn/cgi-bin/webhook/send?key=abc")
+    bad = WorkGroupRobot(name="群", kind="wecom", webhook_url="https://example.com/x")
+    with pytest.raises(ValidationError) as caught:
+        bad.full_clean()
+    assert "webhook_url" in caught.value.message_dict
+    signed = WorkGroupRobot(name="群", kind="wecom", webhook_url="https://qyapi.weixin.qq.com/x?key=k", secret="SECa")
+    with pytest.raises(ValidationError, match="企业微信群机器人没有加签"):
+        signed.full_clean()
+
+
+def test_it_pushes_the_issued_bulletin_to_its_groups(
+    places, users, client, settings, django_capture_on_commit_callbacks
+):
+    settings.DASHBOARD_BOTTOM_STREAK = 1  # the first bulletin's last three get a 督办单
+    reports_for_all()
+    with RobotServer(secret=SECRET) as server:
+        wecom = robot(server.url(), "wecom")
+        ding = robot(server.url("/robot/send?access_token=tok"), "dingtalk", secret=SECRET)
+        robot(server.url(), "wecom", county=places.xinjiang, name="新绛县群")  # a county group: not the city's bulletin
+        WorkGroupRobot.objects.filter(pk=robot(server.url(), name="停用的群").pk).update(enabled=False)
+        bulletin = issue_from_the_page(client, users.city, django_capture_on_commit_callbacks)
+        assert len(server.requests) == 2
+    by_path = {r["path"]: r for r in server.requests}
+    sent_wecom, sent_ding = by_path["/cgi-bin/webhook/send"], by_path["/robot/send"]
+    assert sent_wecom["content_type"].startswith("application/json")
+    assert sent_wecom["json"]["msgtype"] == "markdown" and set(sent_wecom["json"]["markdown"]) == {"content"}
+    assert sent_ding["json"]["msgtype"] == "markdown" and set(sent_ding["json"]["markdown"]) == {"title", "text"}
+    assert sent_ding["query"]["access_token"] == "tok" and sent_ding["sign_ok"] is True
+    assert abs(int(sent_ding["query"]["timestamp"]) - timezone.now().timestamp() * 1000) < 60_000
+    assert sent_wecom["sign_ok"] is None  # 企业微信 has no signature
+
+    text = sent_wecom["json"]["markdown"]["content"]
+    shown = bulletins.present(bulletins.frozen_draft(bulletin), 1)
+    orders = list(SupervisionOrder.objects.filter(bulletin=bulletin).values_list("unit_name", flat=True))
+    assert len(orders) == 3
+    assert f"运城市委政法委{bulletin.label}通报" in text and bulletin.title in text
+    assert "**红榜**：" + "；".join(f"第{x['rank']}名 {x['name']} {x['value']}" for x in shown["top"]) in text
+    assert "**黑榜**：" + "；".join(f"第{x['rank']}名 {x['name']} {x['value']}" for x in shown["bottom"]) in text
+    assert all(f"对{name}发出督办单" in text for name in orders)
+    assert f"(https://fanzha.example.gov.cn/dashboard/bulletins/{bulletin.pk}/)" in text
+    assert sent_ding["json"]["markdown"]["text"] == text
+    assert sent_ding["json"]["markdown"]["title"] == f"运城市委政法委{bulletin.label}通报"
+
+    for message in (PushMessage.objects.get(robot=wecom), PushMessage.objects.get(robot=ding)):
+        assert (message.state, message.attempts, message.bulletin_id) == ("sent", 1, bulletin.pk)
+        attempt = message.tries.get()
+        assert (attempt.ok, attempt.status_code, attempt.errcode, attempt.errmsg) == (True, 200, 0, "ok")
+    assert PushMessage.objects.count() == 2
+
+
+def test_a_wrong_secret_is_a_refusal_the_log_shows(places, users, client, django_capture_on_commit_callbacks):
+    reports_for_all()
+    with RobotServer(secret=SECRET) as server:
+        robot(server.url("/robot/send?access_token=tok"), "dingtalk", secret="SECwrong")
+        issue_from_the_page(client, users.city, django_capture_on_commit_callbacks)
+    assert [r["sign_ok"] for r in server.requests] == [False, False, False]
+    message = PushMessage.objects.get()
+    assert (message.state, message.attempts) == ("failed", 3)
+    assert list(message.tries.values_list("number", "status_code", "errcode", "ok")) == [
+        (n, 200, 310000, False) for n in (1, 2, 3)
+    ]
+    assert message.tries.first().error == "机器人拒收：errcode 310000"
+
+
+def test_a_group_that_is_down_never_fails_the_signature(places, users, client, django_capture_on_commit_callbacks):
+    reports_for_all()
+    with RobotServer() as failing, RobotServer() as recovering:
+        failing.answers = ["500"] * 5
+        recovering.answers = [93000, "500"]  # refused, then an error page, then it answers
+        gone = robot(refused_url(), "dingtalk", name="关掉的群")
+        broken = robot(failing.url(), "wecom", name="出错的群")
+        back = robot(recovering.url(), "wecom", name="恢复的群")
+        bulletin = issue_from_the_page(client, users.city, django_capture_on_commit_callbacks)
+        assert len(failing.requests) == 3 and len(recovering.requests) == 3
+    assert bulletin.number == 1 and bulletin.lines.count() == 13  # issued whatever the groups did
+
+    def log(r):
+        return list(PushAttempt.objects.filter(message__robot=r).values_list("number", "status_code", "errcode", "ok"))
+
+    assert log(gone) == [(1, None, None, False), (2, None, None, False), (3, None, None, False)]
+    assert PushAttempt.objects.filter(message__robot=gone).first().error.startswith("连接失败")
+    assert log(broken) == [(1, 500, None, False), (2, 500, None, False), (3, 500, None, False)]
+    assert PushAttempt.objects.filter(message__robot=broken).first().answer == "internal error"
+    assert log(back) == [(1, 200, 93000, False), (2, 500, None, False), (3, 200, 0, True)]
+    states = dict(PushMessage.objects.values_list("robot__name", "state"))
+    assert states == {"关掉的群": "failed", "出错的群": "failed", "恢复的群": "sent"}
+
+
+def test_the_attempt_log_is_append_only(places):
+    message = queue_message(robot(refused_url()), "test", "测试", "测试")
+    deliver_push.call(message.pk)
+    attempt = PushAttempt.objects.first()
+    attempt.error = "改过"
+    with pytest.raises(AppendOnlyError):
+        attempt.save()
+    with pytest.raises(AppendOnlyError):
+        PushAttempt.objects.all().delete()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_database_queue_waits_between_attempts_and_signing_only_queues(places, users, client, settings):
+    settings.TASKS = DATABASE_QUEUE
+    settings.PUSH_RETRY_SECONDS = 60
+    reports_for_all()
+    with RobotServer() as server:
+        server.answers = ["500", "500"]
+        group = robot(server.url(), "wecom")
+        client.force_login(users.city)
+        response = client.post("/dashboard/bulletins/issue/", {"date": "2021-08-13", "metric": "registration_rate"})
+        assert response.status_code == 302 and Bulletin.objects.count() == 1
+        assert server.requests == []  # 签发 only queued the push
+        message = PushMessage.objects.get(robot=group)
+        assert message.state == "pending"
+
+        call_command("db_worker", "--batch", "--no-startup-delay", verbosity=0)
+        message.refresh_from_db()
+        assert (message.state, message.attempts, len(server.requests)) == ("retrying", 1, 1)
+        waiting = DBTaskResult.objects.get(task_path=deliver_push.module_path, status=TaskResultStatus.READY)
+        assert abs((waiting.run_after - message.next_attempt_at).total_seconds()) < 5
+        assert 55 <= (waiting.run_after - timezone.now()).total_seconds() <= 61
+
+        call_command("db_worker", "--batch", "--no-startup-delay", verbosity=0)
+        assert len(server.requests) == 1  # not due yet: the worker leaves it
+
+        DBTaskResult.objects.filter(pk=waiting.pk).update(run_after=timezone.now() - dt.timedelta(seconds=1))
+        call_command("db_worker", "--batch", "--no-startup-delay", verbosity=0)
+        message.refresh_from_db()
+        assert (message.state, message.attempts, len(server.requests)) == ("retrying", 2, 2)
+        second = DBTaskResult.objects.get(task_path=deliver_push.module_path, status=TaskResultStatus.READY)
+        assert 115 <= (second.run_after - timezone.now()).total_seconds() <= 121  # twice as long
+
+        DBTaskResult.objects.filter(pk=second.pk).update(run_after=timezone.now() - dt.timedelta(seconds=1))
+        call_command("db_worker", "--batch", "--no-startup-delay", verbosity=0)
+    message.refresh_from_db()
+    assert (message.state, message.attempts) == ("sent", 3)
+    assert list(message.tries.values_list("status_code", flat=True)) == [500, 500, 200]
+
+
+def test_the_backoff_doubles_up_to_an_hour(settings):
+    settings.PUSH_RETRY_SECONDS = 60
+    assert [retry_delay(n) for n in (1, 2, 3, 4, 7, 20)] == [60, 120, 240, 480, 3600, 3600]
+
+
+def test_a_disabled_or_no_longer_valid_robot_is_not_called(places, settings):
+    with RobotServer() as server:
+        group = robot(server.url())
+        message = queue_message(group, "test", "测试", "测试")
+        WorkGroupRobot.objects.filter(pk=group.pk).update(enabled=False)
+        deliver_push.call(message.pk)
+        other = queue_message(robot(server.url()), "test", "测试", "测试")
+        settings.PUSH_ALLOW_LOOPBACK = False  # the address is no longer allowed: refused without a call
+        deliver_push.call(other.pk)
+    assert server.requests == []
+    assert list(PushAttempt.objects.order_by("pk").values_list("ok", "error")) == [
+        (False, "机器人已停用"),
+        (False, "Webhook 地址须以 https:// 开头，如 https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=…"),
+    ]
+    assert set(PushMessage.objects.values_list("state", flat=True)) == {"failed"}
+
+
+def test_long_texts_are_cut_to_what_the_robot_takes():
+    body = webhooks.payload("wecom", "标题", "字" * 3000)
+    assert len(body["markdown"]["content"].encode()) <= 4096
+    assert body["markdown"]["content"].endswith("（内容过长，已截断）")
+    assert webhooks.payload("dingtalk", "标题", "短")["markdown"] == {"title": "标题", "text": "短"}
+
+
+def test_it_signs_a_dingtalk_address_with_timestamp_and_urlencoded_sign():
+    url = webhooks.address(
+        "dingtalk", "https://oapi.dingtalk.com/robot/send?access_token=t", SECRET, now_ms=1577000000000
+    )
+    sign = webhooks.dingtalk_sign(SECRET, 1577000000000)
+    assert url.startswith("https://oapi.dingtalk.com/robot/send?access_token=t&timestamp=1577000000000&sign=")
+    assert url.endswith(__import__("urllib.parse").parse.quote_plus(sign))
+    assert webhooks.address("dingtalk", "https://oapi.dingtalk.com/robot/send?access_token=t") == (
+        "https://oapi.dingtalk.com/robot/send?access_token=t"
+    )
+    assert (
+        webhooks.address("wecom", "https://qyapi.weixin.qq.com/x?key=k", SECRET)
+        == "https://qyapi.weixin.qq.com/x?key=k"
+    )
