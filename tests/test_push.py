@@ -271,3 +271,121 @@ def test_it_signs_a_dingtalk_address_with_timestamp_and_urlencoded_sign():
         webhooks.address("wecom", "https://qyapi.weixin.qq.com/x?key=k", SECRET)
         == "https://qyapi.weixin.qq.com/x?key=k"
     )
+
+
+# ------------------------------------------------------------------------------------------- push_chase
+
+
+@pytest.fixture
+def chase_world(places):
+    from tests.factories import make_campaign, make_household, make_member, make_visit
+
+    campaign = make_campaign()
+    at = timezone.make_aware(dt.datetime(2021, 8, 12, 10, 0))
+    recent = make_member(places.zhouzhuang, name="甲")
+    make_member(places.zhouzhuang, name="乙")  # never visited
+    make_member(places.sanquan_village, name="丙")  # never visited
+    for _ in range(3):
+        make_household(places.zhouzhuang, elderly_alone=True)
+    make_household(places.zhouzhuang)  # not vulnerable: listed on the page, not counted
+    visited = make_household(places.zhouzhuang, student_family=True)
+    make_visit(visited, visitor=recent, campaign=campaign, visited_at=at)
+    make_household(places.sanquan_village, no_smartphone=True)
+    make_household(places.sanquan_village, left_behind=True)
+    return campaign
+
+
+def page_figures(client, user):
+    client.force_login(user)
+    households = client.get("/dashboard/chase/households/?date=2021-08-13").context["rows"]
+    members = client.get("/dashboard/chase/members/?date=2021-08-13").context["rows"]
+    return sum(1 for r in households if r["tags"]), len(members)
+
+
+def test_push_chase_counts_what_the_chase_pages_list(
+    chase_world, places, users, client, django_capture_on_commit_callbacks
+):
+    longxing, sanquan = page_figures(client, users.town), page_figures(client, users.other_town)
+    assert longxing == (3, 1) and sanquan == (2, 1)
+    out = __import__("io").StringIO()
+    call_command("push_chase", "--date", "2021-08-13", "--json", "--dry-run", stdout=out)
+    figures = json.loads(out.getvalue())
+    assert figures["days"] == 7
+    assert figures["counties"]["新绛县"] == [
+        {"name": "龙兴镇", "households": longxing[0], "members": longxing[1]},
+        {"name": "三泉镇", "households": sanquan[0], "members": sanquan[1]},
+    ]
+    assert figures["counties"]["稷山县"] == []
+    assert PushMessage.objects.count() == 0  # --dry-run
+
+    with RobotServer(secret=SECRET) as server:
+        robot(server.url(), "wecom", county=places.xinjiang, name="新绛县群")
+        robot(server.url("/robot/send?access_token=city"), "dingtalk", secret=SECRET, name="市级群")
+        robot(server.url(), "wecom", county=places.jishan, name="稷山县群")
+        with django_capture_on_commit_callbacks(execute=True):
+            call_command("push_chase", "--date", "2021-08-13", stdout=__import__("io").StringIO())
+    assert len(server.requests) == 3 and all(r["sign_ok"] in (None, True) for r in server.requests)
+    sent = [r["json"]["markdown"].get("content") or r["json"]["markdown"]["text"] for r in server.requests]
+    xinjiang_text = next(t for t in sent if t.startswith("#### 新绛县督办提醒"))
+    assert (
+        "- 龙兴镇：重点人群住户 3 户未走访，党员 1 人未走访\n- 三泉镇：重点人群住户 2 户未走访，党员 1 人未走访"
+        in xinjiang_text
+    )
+    assert "(https://fanzha.example.gov.cn/dashboard/chase/households/)" in xinjiang_text
+    city_text = next(r["json"]["markdown"]["text"] for r in server.requests if r["path"] == "/robot/send")
+    assert city_text.startswith("#### 运城市督办提醒（2021年8月13日）")
+    assert "- 新绛县：重点人群住户 5 户未走访，党员 2 人未走访" in city_text and "稷山县：" not in city_text
+    jishan_text = next(t for t in sent if t.startswith("#### 稷山县督办提醒"))
+    assert "没有需要督办的单位" in jishan_text
+    assert set(PushMessage.objects.values_list("topic", "state")) == {("chase", "sent")}
+
+
+# ------------------------------------------------------------------------------------------------- admin
+
+
+def test_county_admins_set_only_their_countys_robots_and_never_see_the_secret(places, users, client):
+    own = robot("https://oapi.dingtalk.com/robot/send?access_token=abcdef123456", "dingtalk", places.xinjiang, SECRET)
+    city = robot("https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=citykey123456", name="市级群")
+    other = robot(
+        "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=jishan123456", county=places.jishan, name="稷山"
+    )
+    client.force_login(users.county)
+    listing = client.get("/admin/notify/workgrouprobot/").content.decode()
+    assert own.name in listing and "市级群" not in listing and "稷山" not in listing
+    assert "access_token=abcd****3456" in listing and "abcdef123456" not in listing
+    assert client.get(f"/admin/notify/workgrouprobot/{city.pk}/change/").status_code == 404
+    assert client.get(f"/admin/notify/workgrouprobot/{other.pk}/change/").status_code == 404
+    form = client.get(f"/admin/notify/workgrouprobot/{own.pk}/change/").content.decode()
+    assert SECRET not in form and "abcdef123456" not in form and "SEC0****abcd" in form
+
+    # Saved with the address and secret left empty: both stay as they were.
+    data = {"name": "新绛县平安办群", "kind": "dingtalk", "county": places.xinjiang.pk, "webhook_url": "", "secret": ""}
+    response = client.post(f"/admin/notify/workgrouprobot/{own.pk}/change/", data | {"enabled": "on"})
+    assert response.status_code == 302
+    own.refresh_from_db()
+    assert (own.name, own.secret, own.webhook_url.endswith("abcdef123456")) == ("新绛县平安办群", SECRET, True)
+
+    add = "/admin/notify/workgrouprobot/add/"
+    good = {"name": "新群", "kind": "wecom", "webhook_url": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=n"}
+    page = client.post(add, good | {"county": ""}).content.decode()
+    assert "超出您的管辖范围" in page  # a city robot is the city admin's
+    page = client.post(add, good | {"county": places.xinjiang.pk, "webhook_url": "http://192.168.1.5/hook"}).content
+    assert "须以 https:// 开头" in page.decode()
+    assert client.post(add, good | {"county": places.jishan.pk}).status_code == 200  # not a choice: refused
+    assert client.post(add, good | {"county": places.xinjiang.pk}).status_code == 302
+    assert WorkGroupRobot.objects.filter(county=places.xinjiang).count() == 2
+    client.force_login(users.town)
+    assert client.get("/admin/notify/workgrouprobot/").status_code == 403
+
+
+def test_the_push_log_is_read_only_and_scoped_in_the_admin(places, users, client):
+    mine = queue_message(robot(refused_url(), county=places.xinjiang, name="新绛县群"), "test", "新绛测试", "x")
+    theirs = queue_message(robot(refused_url(), county=places.jishan, name="稷山县群"), "test", "稷山测试", "x")
+    deliver_push.call(mine.pk)
+    client.force_login(users.county)
+    listing = client.get("/admin/notify/pushmessage/").content.decode()
+    assert "新绛测试" in listing and "稷山测试" not in listing
+    assert client.get(f"/admin/notify/pushmessage/{theirs.pk}/change/").status_code == 404
+    detail = client.get(f"/admin/notify/pushmessage/{mine.pk}/change/").content.decode()
+    assert "连接失败" in detail and 'name="_save"' not in detail
+    assert client.get("/admin/notify/pushattempt/add/").status_code == 403

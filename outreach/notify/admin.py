@@ -32,6 +32,8 @@ def mask_webhook(url: str) -> str:
 class RobotForm(forms.ModelForm):
     """On an existing robot the address and secret inputs start empty; left empty, the stored values stay."""
 
+    clear_secret = forms.BooleanField(label="清除加签密钥", required=False)
+
     class Meta:
         model = WorkGroupRobot
         fields = ["name", "kind", "county", "webhook_url", "secret", "enabled"]
@@ -44,6 +46,7 @@ class RobotForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self._kept = {}
         if self.instance.pk is None:
+            self.fields.pop("clear_secret", None)
             return
         for name, masked in (
             ("webhook_url", mask_webhook(self.instance.webhook_url)),
@@ -56,8 +59,8 @@ class RobotForm(forms.ModelForm):
             self.fields[name].required = False
             self.fields[name].widget.attrs["placeholder"] = masked
             self.fields[name].help_text = f"已保存（{masked}）。留空表示不修改，需要更换时填写新的。"
-        if "secret" in self._kept:
-            self.fields["clear_secret"] = forms.BooleanField(label="清除加签密钥", required=False)
+        if "secret" not in self._kept:
+            self.fields.pop("clear_secret", None)
 
     def clean(self):
         cleaned = super().clean()
