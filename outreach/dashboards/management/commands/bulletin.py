@@ -11,6 +11,7 @@ from outreach.campaigns.models import Campaign
 from outreach.dashboards import bulletins
 from outreach.dashboards.docx import bulletin_docx
 from outreach.dashboards.queries import default_as_of
+from outreach.dashboards.services import ensure_fresh_summaries
 from outreach.dashboards.supervision import streak_threshold
 from outreach.lib import metrics as m
 from outreach.places.models import County
@@ -70,6 +71,9 @@ class Command(BaseCommand):
                 raise CommandError(f"没有这个（启用的）用户：{options['user']}")
             if not bulletins.may_issue(user, parent):
                 raise CommandError(f"{user.username} 没有拟稿、签发该通报的权限")
+        # The level's default metric is the first with figures that day: read after the stale villages are
+        # rebuilt, as the draft itself is.
+        ensure_fresh_summaries(grace_seconds=0, wait=True)
         try:
             metric = (
                 m.get_metric(options["metric"]).key
