@@ -75,7 +75,7 @@ class RobotForm(forms.ModelForm):
 @admin.register(WorkGroupRobot)
 class WorkGroupRobotAdmin(OutreachModelAdmin):
     form = RobotForm
-    list_display = ["name", "kind", "scope", "masked_webhook", "signed", "enabled", "updated_at"]
+    list_display = ["name", "kind", "scope", "masked_webhook", "signed", "enabled"]
     list_filter = ["kind", "enabled"]
     actions = ["send_test"]
 

@@ -125,4 +125,4 @@ class PushAttempt(AppendOnlyModel):
         ]
 
     def __str__(self):
-        return f"{self.message_id} 第{self.number}次"
+        return f"第{self.number}次"
