@@ -389,3 +389,21 @@ def test_the_push_log_is_read_only_and_scoped_in_the_admin(places, users, client
     detail = client.get(f"/admin/notify/pushmessage/{mine.pk}/change/").content.decode()
     assert "连接失败" in detail and 'name="_save"' not in detail
     assert client.get("/admin/notify/pushattempt/add/").status_code == 403
+
+
+def test_a_failed_message_can_be_resent_as_a_new_one(places, users, client, django_capture_on_commit_callbacks):
+    with RobotServer() as server:
+        server.answers = ["500"] * 3
+        group = robot(server.url(), county=places.xinjiang, name="新绛县群")
+        failed = queue_message(group, "test", "新绛测试", "x")
+        deliver_push.call(failed.pk)
+        client.force_login(users.county)
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(
+                "/admin/notify/pushmessage/", {"action": "resend", "_selected_action": [failed.pk]}, follow=True
+            )
+        assert "已重新排队 1 条消息" in response.content.decode()
+    failed.refresh_from_db()
+    assert (failed.state, failed.tries.count()) == ("failed", 3)  # the old one and its log stay as they were
+    again = PushMessage.objects.exclude(pk=failed.pk).get()
+    assert (again.state, again.attempts, again.text) == ("sent", 1, "x")

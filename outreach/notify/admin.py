@@ -141,6 +141,18 @@ class PushMessageAdmin(ReadOnlyMixin, OutreachModelAdmin):
     fields = ["robot", "topic", "bulletin", "title", "text", "state", "attempts", "next_attempt_at", "created_at"]
     readonly_fields = fields
     inlines = [PushAttemptInline]
+    actions = ["resend"]
+
+    def has_resend_permission(self, request):
+        return request.user.has_perm("notify.change_workgrouprobot")
+
+    @admin.action(description="重新发送（作为新消息，原记录保留）", permissions=["resend"])
+    def resend(self, request, queryset):
+        count = 0
+        for message in queryset.select_related("robot").filter(robot__enabled=True):
+            queue_message(message.robot, message.topic, message.title, message.text, bulletin=message.bulletin)
+            count += 1
+        messages.info(request, f"已重新排队 {count} 条消息（停用的机器人不发送），结果见新的推送消息。")
 
 
 @admin.register(PushAttempt)
