@@ -100,6 +100,8 @@ def test_it_refuses_bad_arguments_in_chinese(places, users):
         run("--level", "town", "--parent", "火星县")
     with pytest.raises(CommandError, match="日期格式应为 YYYY-MM-DD"):
         run("--date", "8月13日")
+    with pytest.raises(CommandError, match="日期格式应为 YYYY-MM-DD"):
+        run("--date", "2021-02-30")
     with pytest.raises(CommandError, match="没有拟稿、签发该通报的权限"):
         run("--level", "town", "--parent", "新绛县", "--user", users.other_county.username)
 

@@ -56,7 +56,10 @@ class Command(BaseCommand):
             raise CommandError("全市各县（市、区）的通报不用 --parent；乡镇排名请加 --level town")
         as_of = default_as_of()
         if options["date"]:
-            as_of = parse_date(options["date"])
+            try:
+                as_of = parse_date(options["date"])
+            except ValueError:  # well formed but no such day (2021-02-30)
+                as_of = None
             if as_of is None:
                 raise CommandError(f"日期格式应为 YYYY-MM-DD：{options['date']}")
         campaign = None

@@ -31,7 +31,10 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         as_of = timezone.localdate()
         if options["date"]:
-            as_of = parse_date(options["date"])
+            try:
+                as_of = parse_date(options["date"])
+            except ValueError:  # well formed but no such day (2021-02-30)
+                as_of = None
             if as_of is None:
                 raise CommandError(f"日期格式应为 YYYY-MM-DD：{options['date']}")
         days = options["days"]
