@@ -100,7 +100,7 @@ bench-deps:
 
 ## make serve: production start — migrations, static files, the background worker and gunicorn, logs to stdout.
 ## Needs SECRET_KEY, DATABASE_URL, ALLOWED_HOSTS (and CSRF_TRUSTED_ORIGINS) in the environment.
-## The one worker runs every background job: imports, exports and the summary refresh the rankings read.
+## The one worker runs every background job: imports, exports, the summary refresh the rankings read, group pushes.
 serve: setup
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput -v0
@@ -108,7 +108,7 @@ serve: setup
 	@worker=""; \
 	if $(PY) manage.py help db_worker >/dev/null 2>&1; then \
 		$(PY) manage.py db_worker & worker=$$!; \
-		echo "后台任务进程已启动（pid $$worker）：导入导出、汇总表刷新"; \
+		echo "后台任务进程已启动（pid $$worker）：导入导出、汇总表刷新、工作群推送"; \
 	else \
 		echo "没有 db_worker 命令：导入导出和汇总表刷新的后台任务不会执行（排名页面在宽限期后自己刷新）"; \
 	fi; \

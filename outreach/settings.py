@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "outreach.dataio",
     "outreach.mobile",
+    "outreach.notify",
     "outreach.benchmarks",
 ]
 
@@ -326,3 +327,20 @@ REPLICA_READ_PATHS = tuple(envlist("REPLICA_READ_PATHS", "/dashboard/"))
 REPLICA_PRIMARY_ONLY_APPS = frozenset({"sessions", "auth", "accounts", "contenttypes", "admin", "axes"})
 # After a failed replica, dashboards read the primary for this many seconds before the replica is tried again.
 REPLICA_RETRY_SECONDS = envint("REPLICA_RETRY_SECONDS", 5)
+
+
+# --- Pushes to the work groups (issue 12: outreach.notify) ------------------------------------------------
+# The address people open the app at: the link in every group message (a bulletin, the chase reminder).
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# A webhook must be https on its robot's host (qyapi.weixin.qq.com, oapi.dingtalk.com); extra hosts (a private
+# 企业微信 server) may be added here. PUSH_ALLOW_LOOPBACK=1 lets http://127.0.0.1 in (tests, a local trial).
+PUSH_EXTRA_HOSTS = envlist("PUSH_EXTRA_HOSTS")
+PUSH_ALLOW_LOOPBACK = envbool("PUSH_ALLOW_LOOPBACK", "0")
+# Outbound proxy for the webhooks, if the servers reach the internet only through one (the environment's
+# http_proxy is ignored, so no proxy is used by accident).
+PUSH_PROXY = os.environ.get("PUSH_PROXY", "")
+# One attempt waits this long for an answer; a failed one is retried after PUSH_RETRY_SECONDS × 2^(n-1)
+# (60 s, 2, 4, 8 min …, at most an hour) until PUSH_MAX_ATTEMPTS attempts.
+PUSH_TIMEOUT_SECONDS = envint("PUSH_TIMEOUT_SECONDS", 5)
+PUSH_RETRY_SECONDS = envint("PUSH_RETRY_SECONDS", 60)
+PUSH_MAX_ATTEMPTS = envint("PUSH_MAX_ATTEMPTS", 5)

@@ -14,6 +14,7 @@ from types import SimpleNamespace
 
 from outreach.accounts.models import Role
 from outreach.mobile.models import CallbackCheck, IntegrityFlag
+from outreach.notify.models import PushAttempt, PushMessage, WorkGroupRobot
 from outreach.people.models import Resident, Team
 from outreach.places.models import Zone
 from outreach.registrations.models import RegistrationReport
@@ -75,4 +76,11 @@ def build_world(places, users):
 
     for place in (places.longxing, places.sanquan, places.jishan):
         open_order(code=place.code, reason="manual", reason_text=f"{place.name}排名末位")
+    # Work-group robots of the city and of both counties, each with a message and its first attempt.
+    for county, name in [(None, "市级群"), (places.xinjiang, "新绛县群"), (places.jishan, "稷山县群")]:
+        robot = WorkGroupRobot.objects.create(
+            name=name, kind="wecom", county=county, webhook_url="https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k"
+        )
+        message = PushMessage.objects.create(robot=robot, topic="test", title=f"{name}测试", text="测试")
+        PushAttempt.objects.create(message=message, number=1, error="连接失败")
     return SimpleNamespace(campaign=campaign, households=households, members=[member_zz, member_sq, member_js])

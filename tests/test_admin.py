@@ -24,6 +24,14 @@ REGISTERED = [
 @pytest.fixture
 def demo(places):
     call_command("seed_demo", verbosity=0)
+    # The demo has no work-group robot (one needs a real group's webhook): one here, with a logged attempt.
+    from outreach.notify.models import PushAttempt, PushMessage, WorkGroupRobot
+
+    robot = WorkGroupRobot.objects.create(
+        name="新绛县平安办群", kind="dingtalk", webhook_url="https://oapi.dingtalk.com/robot/send?access_token=t"
+    )
+    message = PushMessage.objects.create(robot=robot, topic="test", title="测试", text="测试")
+    PushAttempt.objects.create(message=message, number=1, status_code=200, errcode=0, ok=True)
 
 
 class _Request:

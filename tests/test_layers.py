@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent / "outreach"
 # Each app and the apps it builds on directly; every app may also use outreach/lib, which uses none.
 # places ← accounts ← people ← campaigns ← visits; registrations on places only; dashboards, dataio and
 # mobile on top of all of those (and not on each other); demo also on mobile (the demo's integrity flags),
-# never on dashboards (which follow its writes by signal); benchmarks above everything.
+# never on dashboards (which follow its writes by signal); notify (the group robots) on dashboards, which tells
+# it of a 签发 by signal; benchmarks above everything.
 ARROWS: dict[str, set[str]] = {
     "lib": set(),
     "places": set(),
@@ -32,6 +33,7 @@ ARROWS: dict[str, set[str]] = {
     "dataio": {"visits", "registrations"},
     "mobile": {"visits", "registrations"},
     "demo": {"mobile"},
+    "notify": {"dashboards"},
     "benchmarks": {"dashboards", "dataio", "mobile"},
 }
 

@@ -11,16 +11,24 @@ what was signed is what was seen. Only issuing takes a number.
 import datetime as dt
 import hashlib
 import json
+import logging
 from dataclasses import dataclass, field
 
 from django.db import transaction
 from django.db.models import Max
+from django.dispatch import Signal
 from django.utils import timezone
 
 from outreach.lib import metrics as m
 
 BOTTOM = 3
 TOP = 3
+
+logger = logging.getLogger(__name__)
+
+# Sent inside the issuing transaction once a bulletin and its 督办单 are stored; kwargs: bulletin. Receivers
+# (the group push, above this app) must not fail or slow the signature: they act on commit.
+bulletin_issued = Signal()
 
 
 class EmptyBulletin(ValueError):
@@ -110,6 +118,23 @@ class Draft:
 
 def _suggestion(level: str) -> str:
     return m.get_metric(m.DEFAULT_METRIC_BY_LEVEL.get(level, m.DEFAULT_METRIC)).name
+
+
+def may_issue(user, parent_county) -> bool:
+    """Who signs which series: the city's bulletin the city admin, a county's town bulletin its county admin
+    (or the city admin); the pages and ``manage.py bulletin --user`` ask this."""
+    from outreach.accounts.models import Role
+    from outreach.accounts.scoping import scope_queryset
+    from outreach.places.models import County
+
+    if user.is_superuser:
+        return True
+    if parent_county is None:
+        return user.role == Role.CITY
+    return (
+        user.role in (Role.CITY, Role.COUNTY)
+        and scope_queryset(user, County.objects.filter(pk=parent_county.pk)).exists()
+    )
 
 
 def bulletin_series(level: str, parent_county):
@@ -259,6 +284,9 @@ def issue_bulletin(*, as_of, metric: str, user=None, digest: str = "", **fields)
         from outreach.dashboards.supervision import open_for_bulletin
 
         open_for_bulletin(bulletin, user=user)
+        for receiver, error in bulletin_issued.send_robust(sender=Bulletin, bulletin=bulletin):
+            if isinstance(error, Exception):
+                logger.error("通报%s签发后的 %s 出错：%r", bulletin.label, receiver, error)
     return bulletin
 
 

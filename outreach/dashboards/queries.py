@@ -30,7 +30,7 @@ from outreach.campaigns.models import Assignment, Campaign
 from outreach.campaigns.rules import CampaignChoice, any_running, page_campaign
 from outreach.dashboards.models import OrganizationDaySummary, VillageDaySummary
 from outreach.lib import metrics as m
-from outreach.people.models import Household, PartyMember, PartyOrganization
+from outreach.people.models import Household, PartyMember, PartyOrganization, vulnerable_q
 from outreach.places.models import County, GridArea, Town, Village, Zone
 from outreach.registrations.models import RegistrationReport
 from outreach.visits.models import Visit
@@ -465,33 +465,60 @@ def progress_trend(campaign: Campaign | None, until: dt.date, county=None, step_
 
 def members_without_visit(user, days: int, as_of: dt.date | None = None):
     """Active members in ``user``'s scope with no visit in the last ``days`` days (never visited first)."""
+    qs = idle_members(scope_queryset(user, PartyMember.objects.all()), days, as_of)
+    return qs.select_related("organization", "county").order_by(F("last_visit").asc(nulls_first=True), "pk")
+
+
+def idle_members(members, days: int, as_of: dt.date | None = None):
+    """The active ones of ``members`` with no visit in the last ``days`` days up to ``as_of`` (annotated
+    ``last_visit``): the rule of the chase list and of the group's chase reminder."""
     as_of = as_of or timezone.localdate()
     cutoff = timezone.make_aware(dt.datetime.combine(as_of - dt.timedelta(days=days - 1), dt.time.min))
     last = Visit.objects.filter(visitor=OuterRef("pk")).order_by("-visited_at").values("visited_at")[:1]
     recent = Visit.objects.filter(visitor=OuterRef("pk"), visited_at__gte=cutoff)
-    qs = scope_queryset(user, PartyMember.objects.filter(is_active=True))
     # "No visit since the cutoff" is one probe of the (visitor, visited_at) index per member; the last visit is
     # looked up only for the members without one, to sort them.
-    return (
-        qs.filter(~Exists(recent))
-        .annotate(last_visit=Subquery(last))
-        .select_related("organization", "county")
-        .order_by(F("last_visit").asc(nulls_first=True), "pk")
-    )
+    return members.filter(is_active=True).filter(~Exists(recent)).annotate(last_visit=Subquery(last))
 
 
 def households_never_visited(user, campaign: Campaign | None):
     """Households in ``user``'s scope with no visit in ``campaign``, vulnerable households first."""
-    qs = scope_queryset(user, Household.objects.all())
-    visits = Visit.objects.filter(household=OuterRef("pk"))
-    if campaign is not None:
-        visits = visits.filter(campaign=campaign)
     return (
-        qs.filter(~Exists(visits))
+        never_visited(scope_queryset(user, Household.objects.all()), campaign)
         .with_vulnerable_first()
         .select_related("village", "town", "grid")
         .order_by("vulnerable_first", "village_id", "pk")
     )
+
+
+def never_visited(households, campaign: Campaign | None):
+    """The ones of ``households`` with no visit in ``campaign`` (any visit when None): the chase list's rule."""
+    visits = Visit.objects.filter(household=OuterRef("pk"))
+    if campaign is not None:
+        visits = visits.filter(campaign=campaign)
+    return households.filter(~Exists(visits))
+
+
+def chase_counts(county: County, days: int = 7, as_of: dt.date | None = None) -> list[dict]:
+    """Per town of ``county`` (in code order, then 县直单位 for members of county-level organizations): the
+    never-visited vulnerable households (in the campaign the rule gives the county that day) and the members
+    idle ``days`` days, counted with the chase lists' own rules. Towns with nothing to chase are left out."""
+    as_of = as_of or timezone.localdate()
+    campaign = page_campaign(county, as_of).campaign
+    households = never_visited(Household.objects.filter(county=county), campaign).filter(vulnerable_q())
+    by_town = dict(households.values_list("town").annotate(n=Count("pk")).order_by())
+    members = idle_members(PartyMember.objects.filter(county=county), days, as_of)
+    idle = dict(members.values_list("organization__town").annotate(n=Count("pk")).order_by())
+    rows = []
+    for town in Town.objects.filter(county=county).order_by("code"):
+        h, n = by_town.get(town.pk, 0), idle.get(town.pk, 0)
+        if h or n:
+            rows.append({"town": town, "name": town.name, "households": h, "members": n})
+    if idle.get(None) or by_town.get(None):
+        rows.append(
+            {"town": None, "name": "县直单位", "households": by_town.get(None, 0), "members": idle.get(None, 0)}
+        )
+    return rows
 
 
 def villages_below_target(user, campaign: Campaign | None, as_of: dt.date, limit: int = 300) -> tuple[list[dict], int]:

@@ -346,15 +346,7 @@ def _bulletins_for(user):
     return Bulletin.objects.filter(parent_county__isnull=True) | Bulletin.objects.filter(parent_county__in=counties)
 
 
-def _may_issue(user, parent_county) -> bool:
-    if user.is_superuser:
-        return True
-    if parent_county is None:
-        return user.role == Role.CITY
-    return (
-        user.role in (Role.CITY, Role.COUNTY)
-        and scope_queryset(user, County.objects.filter(pk=parent_county.pk)).exists()
-    )
+_may_issue = bulletins.may_issue
 
 
 @login_required
