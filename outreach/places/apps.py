@@ -12,6 +12,8 @@ class PlacesConfig(AppConfig):
         "GridArea": {"grid": "pk", "village": "village", "town": "village__town", "county": "village__county"},
         "Zone": {"town": "towns", "county": "county"},
     }
+    # The population log is as public as the county ranking that divides by it.
+    unscoped_models = ("PopulationChange",)
     # What each role may do with each model (see outreach.accounts.permissions); a role not named, nothing.
     role_permissions = {
         "County": {"city": "view add change delete", "county": "view", "town": "view"},
@@ -24,4 +26,5 @@ class PlacesConfig(AppConfig):
             "grid": "view",
         },
         "Zone": {"city": "view add change delete", "county": "view add change", "town": "view"},
+        "PopulationChange": {"city": "view", "county": "view"},
     }
