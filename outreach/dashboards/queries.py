@@ -30,7 +30,7 @@ from outreach.campaigns.models import Assignment, Campaign
 from outreach.campaigns.rules import CampaignChoice, page_campaign
 from outreach.dashboards.models import OrganizationDaySummary, VillageDaySummary
 from outreach.lib import metrics as m
-from outreach.people.models import Household, PartyMember, PartyOrganization
+from outreach.people.models import Household, PartyMember, PartyOrganization, on_roster_q
 from outreach.places.models import County, GridArea, Town, Village, Zone
 from outreach.registrations.models import RegistrationReport
 from outreach.visits.models import Visit
@@ -304,12 +304,13 @@ def _grid_figures(village: Village, as_of: dt.date, campaign) -> list[dict]:
     def put(grid_id, values):
         (rows.get(grid_id) if grid_id in rows else no_grid).update(values)
 
-    for grid_id, n in Household.objects.filter(village=village).order_by().values_list("grid").annotate(n=Count("pk")):
+    households = Household.objects.filter(village=village).on_roster(as_of)
+    for grid_id, n in households.order_by().values_list("grid").annotate(n=Count("pk")):
         put(grid_id, {"households": n})
     if campaign is not None:
         end = timezone.make_aware(dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time.min))
         for grid_id, n in (
-            Assignment.objects.filter(campaign=campaign, household__village=village)
+            Assignment.objects.filter(campaign=campaign, household__in=households)
             .order_by()
             .values_list("household__grid")
             .annotate(n=Count("pk"))
@@ -318,12 +319,14 @@ def _grid_figures(village: Village, as_of: dt.date, campaign) -> list[dict]:
         visits = Visit.objects.filter(
             campaign=campaign, county_id=village.county_id, town_id=village.town_id, village=village, visited_at__lt=end
         )
+        # Households count in 入户率 only while on the roster (as the summaries count them); visits always.
+        listed = on_roster_q("household__roster_start", "household__roster_end", as_of)
         for row in (
             visits.order_by()
             .values("grid")
             .annotate(
-                visited=Count("household", distinct=True, filter=Q(is_qualified=True)),
-                signed=Count("household", distinct=True, filter=Q(signed=True)),
+                visited=Count("household", distinct=True, filter=Q(is_qualified=True) & listed),
+                signed=Count("household", distinct=True, filter=Q(signed=True) & listed),
                 visits=Count("pk"),
                 qualified_visits=Count("pk", filter=Q(is_qualified=True)),
                 **_sum_fields(["app_installed", "app_registered", "app_verified", "alerts_enabled"]),
@@ -439,7 +442,7 @@ def members_without_visit(user, days: int, as_of: dt.date | None = None):
     as_of = as_of or timezone.localdate()
     cutoff = timezone.make_aware(dt.datetime.combine(as_of - dt.timedelta(days=days - 1), dt.time.min))
     last = Visit.objects.filter(visitor=OuterRef("pk")).order_by("-visited_at").values("visited_at")[:1]
-    qs = scope_queryset(user, PartyMember.objects.filter(is_active=True))
+    qs = scope_queryset(user, PartyMember.objects.on_roster().filter(is_active=True))
     return (
         qs.annotate(last_visit=Subquery(last))
         .filter(Q(last_visit__isnull=True) | Q(last_visit__lt=cutoff))
@@ -450,7 +453,7 @@ def members_without_visit(user, days: int, as_of: dt.date | None = None):
 
 def households_never_visited(user, campaign: Campaign | None):
     """Households in ``user``'s scope with no visit in ``campaign``, vulnerable households first."""
-    qs = scope_queryset(user, Household.objects.all())
+    qs = scope_queryset(user, Household.objects.on_roster())
     visits = Visit.objects.filter(household=OuterRef("pk"))
     if campaign is not None:
         visits = visits.filter(campaign=campaign)

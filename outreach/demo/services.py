@@ -289,7 +289,11 @@ def _build_people_and_visits(rng: random.Random, campaign: Campaign) -> set[int]
         grids = [GridArea.objects.get_or_create(village=village, name=f"第{i}网格")[0] for i in (1, 2)]
         members = [
             PartyMember.objects.create(
-                name=_name(rng), phone=_phone(rng), organization=org, county_id=village.county_id
+                name=_name(rng),
+                phone=_phone(rng),
+                organization=org,
+                county_id=village.county_id,
+                joined_on=campaign.start_date,
             )
             for _ in range(3)
         ]
@@ -311,6 +315,8 @@ def _build_people_and_visits(rng: random.Random, campaign: Campaign) -> set[int]
                 left_behind=rng.random() < 0.08,
                 student_family=rng.random() < 0.15,
                 no_smartphone=rng.random() < 0.06,
+                # The roster the 2021 drive began with: every later ranking counts these households.
+                roster_start=campaign.start_date,
             )
             batch.append(household)
         Household.objects.bulk_create(batch)
@@ -325,7 +331,9 @@ def _build_people_and_visits(rng: random.Random, campaign: Campaign) -> set[int]
         )
         team = Team.objects.create(county_id=county_id, name="第一宣传小分队", leader=members[0])
         team.members.set(members[:6])
-        PartyMember.objects.create(name=_name(rng), phone=_phone(rng), organization=agency, county_id=county_id)
+        PartyMember.objects.create(
+            name=_name(rng), phone=_phone(rng), organization=agency, county_id=county_id, joined_on=campaign.start_date
+        )
     xinjiang = County.objects.get(code=XINJIANG_CODE)
     for number, towns in enumerate(
         [list(Town.objects.filter(county=xinjiang).order_by("code")[i : i + 3]) for i in (0, 3, 6)], start=1

@@ -123,7 +123,9 @@ class PartyMember(models.Model):
     left_on = models.DateField(
         "离开日期", null=True, blank=True, help_text="调离、去世等：从这一天起不再计入党员数，记录不删除"
     )
-    left_reason = models.CharField("离开原因", max_length=20, choices=MemberLeftReason.choices, blank=True)
+    left_reason = models.CharField(
+        "离开原因", max_length=20, choices=MemberLeftReason.choices, blank=True, default="", db_default=""
+    )
     created_at = models.DateTimeField("创建时间", auto_now_add=True)
     updated_at = models.DateTimeField("更新时间", auto_now=True)
 
@@ -253,8 +255,11 @@ class Household(models.Model):
         blank=True,
         help_text="迁出、注销的户填写：从这一天起不再计入住户数，不再出现在督办清单和手机上；记录和走访都保留",
     )
-    end_reason = models.CharField("移出原因", max_length=20, choices=HouseholdEndReason.choices, blank=True)
-    end_note = models.CharField("移出说明", max_length=200, blank=True, help_text="如迁往何处")
+    # db_default: bulk loads (COPY, the importers' INSERTs) name only the columns they fill.
+    end_reason = models.CharField(
+        "移出原因", max_length=20, choices=HouseholdEndReason.choices, blank=True, default="", db_default=""
+    )
+    end_note = models.CharField("移出说明", max_length=200, blank=True, default="", db_default="", help_text="如迁往何处")
     created_at = models.DateTimeField("创建时间", auto_now_add=True)
     updated_at = models.DateTimeField("更新时间", auto_now=True)
     # Who changed what, when (admin 历史); bulk imports skip it and write the access log instead.
