@@ -304,7 +304,9 @@ def _write_organizations(campaign: Campaign, org_ids: set[int] | None) -> int:
     ):
         acc.span(org, "active_members", n, start, end, since=day)
     roster = [f"household__{f}" for f in ROSTER]
-    for org, start, end, n in assignments.order_by().values_list("member__organization", *roster).annotate(n=Count("pk")):
+    for org, start, end, n in (
+        assignments.order_by().values_list("member__organization", *roster).annotate(n=Count("pk"))
+    ):
         acc.span(org, "households", n, start, end)
         acc.span(org, "assigned", n, start, end)
     for field, conditions in (("visited", {"is_qualified": True}), ("signed", {"signed": True})):

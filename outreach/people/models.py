@@ -259,7 +259,9 @@ class Household(models.Model):
     end_reason = models.CharField(
         "移出原因", max_length=20, choices=HouseholdEndReason.choices, blank=True, default="", db_default=""
     )
-    end_note = models.CharField("移出说明", max_length=200, blank=True, default="", db_default="", help_text="如迁往何处")
+    end_note = models.CharField(
+        "移出说明", max_length=200, blank=True, default="", db_default="", help_text="如迁往何处"
+    )
     created_at = models.DateTimeField("创建时间", auto_now_add=True)
     updated_at = models.DateTimeField("更新时间", auto_now=True)
     # Who changed what, when (admin 历史); bulk imports skip it and write the access log instead.

@@ -51,14 +51,22 @@ class County(models.Model):
 
 
 def population_label(basis: str, year: int | None) -> str:
+    """A county's stored 常住人口 named as a denominator: "第七次人口普查常住人口（2020）"."""
     label = PopulationBasis(basis).label if basis in PopulationBasis.values else PopulationBasis.OTHER.label
     return f"{label}（{year}）" if year else label
+
+
+def report_population_label(day) -> str:
+    """The 常住人口 an App bulletin line gave itself, named as a denominator."""
+    return f"{PopulationBasis.BULLETIN.label}（{day.year}年{day.month}月{day.day}日通报）"
 
 
 class PopulationChange(AppendOnlyModel):
     """One change of a county's 常住人口: who, when, old and new value (with year and basis), and why."""
 
-    county = models.ForeignKey(County, on_delete=models.PROTECT, related_name="population_changes", verbose_name="县（市、区）")
+    county = models.ForeignKey(
+        County, on_delete=models.PROTECT, related_name="population_changes", verbose_name="县（市、区）"
+    )
     old_value = models.PositiveIntegerField("原常住人口", null=True, blank=True)
     new_value = models.PositiveIntegerField("新常住人口", null=True, blank=True)
     old_year = models.PositiveSmallIntegerField("原年份", null=True, blank=True)
