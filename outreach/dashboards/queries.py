@@ -319,10 +319,15 @@ def _unit_figures(level: str, parent, as_of: dt.date, campaign, sums: _Sums) -> 
                 "zones", lambda: Zone.objects.filter(county=parent).order_by("name").values_list("pk", "name")
             ):
                 row = {"pk": pk, "code": "", "name": name}
+                sources = set()
                 for town_id in members.get(pk, []):
                     for key, value in towns[town_id].items():
                         if key in m.FIGURES and value is not None:
                             row[key] = row.get(key, 0) + value
+                    if towns[town_id].get("population_source"):
+                        sources.add(towns[town_id]["population_source"])
+                if sources:
+                    row["population_source"] = "、".join(sorted(sources))
                 row["towns"] = len(members.get(pk, []))
                 rows.append(row)
     elif level == "village":

@@ -145,9 +145,17 @@ def _ranking_page(request, level: str, parent):
             table.export_rows(),
             title_rows=[
                 title,
-                f"数据日期：{as_of:%Y-%m-%d}；排名指标：{result.metric.name}（{result.metric.definition}）；"
-                f"活动：{result.campaign.name if result.campaign else '无'}（{result.choice.reason}）",
-                *(text for text in (result.denominator_text, result.correction_text) if text),
+                "；".join(
+                    text
+                    for text in (
+                        f"数据日期：{as_of:%Y-%m-%d}",
+                        f"排名指标：{result.metric.name}（{result.metric.definition}）",
+                        f"活动：{result.campaign.name if result.campaign else '无'}（{result.choice.reason}）",
+                        result.denominator_text,
+                        result.correction_text,
+                    )
+                    if text
+                ),
             ],
             sheet="排名",
         )
@@ -538,8 +546,15 @@ def bulletin_detail(request, pk: int):
             rows,
             title_rows=[
                 bulletin.title,
-                f"{bulletin.issuer}　{bulletin.label}　数据日期：{bulletin.as_of:%Y-%m-%d}",
-                *(text for text in (shown["denominators"], shown["corrections"]) if text),
+                "　".join(
+                    text
+                    for text in (
+                        f"{bulletin.issuer}　{bulletin.label}　数据日期：{bulletin.as_of:%Y-%m-%d}",
+                        shown["denominators"],
+                        shown["corrections"],
+                    )
+                    if text
+                ),
             ],
             sheet="排名",
         )
