@@ -243,8 +243,26 @@ def _current_campaign(history: Campaign) -> tuple[Campaign, bool]:
             )
     RegistrationReport.objects.bulk_create(reports)
     village_ids = {v.village_id for v in visits}
+    village_ids.add(_demo_moved_household(current, today))
     transaction.on_commit(lambda: field_data_changed.send(sender=Campaign, village_ids=village_ids))
     return current, True
+
+
+def _demo_moved_household(current: Campaign, today: dt.date) -> int:
+    """One household moved away a week ago and recorded today: a roster correction, so the drive's rankings of
+    the last week say their figures changed (README, 数字“截至某日”). 2021's figures stay as they were."""
+    from outreach.people.services import end_household
+
+    visited = Visit.objects.filter(campaign=current).values("household_id")
+    household = Household.objects.exclude(pk__in=visited).order_by("-pk").first()
+    end_household(
+        household,
+        day=today - dt.timedelta(days=7),
+        reason="moved",
+        note="迁往运城市盐湖区",
+        why="网格员报告该户上周已迁走，今天补录",
+    )
+    return household.village_id
 
 
 def _demo_checks(campaign: Campaign, grid: GridArea) -> None:
