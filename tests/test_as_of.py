@@ -356,3 +356,16 @@ def test_it_names_the_denominator_on_the_page_its_excel_the_export_and_the_bulle
     )
     bulletin.refresh_from_db()
     assert bulletin.lines.get(name="新绛县").figures["population_source"] == "第七次人口普查常住人口（2020）"
+
+
+def test_it_loads_the_census_once_and_keeps_a_population_changed_by_hand(places, users):
+    from outreach.places.services import load_divisions
+
+    logged = PopulationChange.objects.count()
+    load_divisions()
+    assert PopulationChange.objects.count() == logged  # the same census figures: nothing new to log
+    county = County.objects.get(pk=places.jishan.pk)
+    set_population(county, 123_456, year=2022, basis="bulletin", source="市通报", reason="按通报", user=users.city)
+    load_divisions()
+    county.refresh_from_db()
+    assert (county.population, county.population_basis) == (123_456, "bulletin")
