@@ -11,9 +11,9 @@ class PlacesConfig(AppConfig):
         "Village": {"village": "pk", "town": "town", "county": "county"},
         "GridArea": {"grid": "pk", "village": "village", "town": "village__town", "county": "village__county"},
         "Zone": {"town": "towns", "county": "county"},
+        # A county's staff read their own county's population log; the city reads every county's.
+        "PopulationChange": {"village": "county__villages", "town": "county__towns", "county": "county"},
     }
-    # The population log is as public as the county ranking that divides by it.
-    unscoped_models = ("PopulationChange",)
     # What each role may do with each model (see outreach.accounts.permissions); a role not named, nothing.
     role_permissions = {
         "County": {"city": "view add change delete", "county": "view", "town": "view"},
