@@ -5,7 +5,8 @@ What each user of ``tests/conftest.py`` may see of it:
 - city: everything; county (新绛县): grid1, grid2, sanquan; other_county (稷山县): jishan;
 - town (龙兴镇): grid1, grid2; other_town (三泉镇): sanquan;
 - grid (第1网格): grid1; other_grid (第2网格): grid2; member: grid1 (assigned to them).
-Each visit carries an integrity flag and a call-back check (seen by county and town staff only).
+Each visit carries an integrity flag and a call-back check (seen by county and town staff only), and each
+household a roster correction (its 列入花名册日期 moved back a day, seen by staff of its area).
 督办单: one for 龙兴镇 (seen by city, county and town), one for 三泉镇 and one for 稷山县, each with its first step.
 """
 
@@ -16,6 +17,7 @@ from outreach.accounts.models import Role
 from outreach.mobile.models import CallbackCheck, IntegrityFlag
 from outreach.notify.models import PushAttempt, PushMessage, WorkGroupRobot
 from outreach.people.models import Resident, Team
+from outreach.people.services import DateChange, roster_corrections
 from outreach.places.models import Zone
 from outreach.registrations.models import RegistrationReport
 from tests.factories import (
@@ -49,6 +51,11 @@ def build_world(places, users):
         household.phone = PHONES[key]
         household.save()
         Resident.objects.create(household=household, name=f"{household.head_name}成员", phone=PHONES[key])
+        earlier = household.roster_start - dt.timedelta(days=1)
+        change = DateChange(household, "roster_start", household.roster_start, earlier)
+        household.roster_start = earlier
+        household.save()
+        roster_corrections([change], user=users.county, reason="核实列入日期")
     make_assignment(households["grid1"], member_zz, campaign)
     make_assignment(households["grid2"], make_member(places.zhouzhuang, name="周庄党员二"), campaign)
     make_assignment(households["sanquan"], member_sq, campaign)

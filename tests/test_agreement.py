@@ -253,3 +253,24 @@ def test_it_agrees_on_a_rate_half_way_between_two_hundredths(places, users, tmp_
     page = from_html(client.get("/dashboard/rank/county/?date=2022-05-20").content.decode())
     assert page["新绛县"]["registration_rate"] == "3.13%"  # 1 ÷ 32 = 3.125%, half up
     assert_agree(client, tmp_path, as_of, users.city)
+
+
+def test_it_agrees_on_a_past_date_whatever_the_roster_does_today(places, users, tmp_path):
+    """A day already past read again after today's roster changes: the same figures, on every path."""
+    from outreach.people.models import Household, HouseholdEndReason
+    from outreach.people.services import end_household
+
+    as_of = dt.date(2022, 5, 20)
+    random_world(random.Random(7), as_of)
+    client = Client()
+    client.force_login(users.city)
+    before = assert_agree(client, tmp_path, as_of, users.city)
+    # Today: a household added in every village that has one, every fifth household struck off.
+    villages = set(Household.objects.values_list("village", flat=True))
+    for village in Village.objects.filter(pk__in=villages):
+        factories.make_household(village, roster_start=timezone.localdate())
+    for household in Household.objects.order_by("pk")[::5]:
+        end_household(household, day=timezone.localdate(), reason=HouseholdEndReason.MOVED)
+    after = assert_agree(client, tmp_path, as_of, users.city)
+    assert after == before
+    assert sum(v["visit_rate"] not in (m.DASH, "0.00%") for v in after) >= 5

@@ -295,6 +295,8 @@ def test_it_sends_an_open_loop_run_at_its_rate_and_waits_for_every_answer():
         server.server_close()
     with pytest.raises(ValueError, match="回环"):
         load.run_open_loop(load.OpenLoopSpec(url="http://10.0.0.1:8000/healthz", seconds=1))
+
+
 # -- floors: each figure beside the floor of what it measures ---------------------------------------------------
 
 

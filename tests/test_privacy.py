@@ -9,7 +9,7 @@ from django.contrib import admin
 from django.urls import reverse
 
 from outreach.accounts.models import AccessLog, Role, User
-from outreach.people.models import Household
+from outreach.people.models import Household, Resident
 from outreach.places.models import Village
 from tests.factories import make_household, make_user
 from tests.scope_world import PHONES, build_world
@@ -404,15 +404,21 @@ def _form_data(response):
 def test_it_logs_bulk_deletes(world, users, client):
     client.force_login(users.county)
     household = world.households["sanquan"]
-    household.visits.all().delete()
-    response = client.post(
+    # Households are struck off (移出花名册), never deleted, below the superuser (README, 数字“截至某日”).
+    client.post(
         reverse("admin:people_household_changelist"),
         {"action": "delete_selected", "_selected_action": [household.pk], "post": "yes"},
     )
+    assert Household.objects.filter(pk=household.pk).exists()
+    resident = household.residents.get()
+    response = client.post(
+        reverse("admin:people_resident_changelist"),
+        {"action": "delete_selected", "_selected_action": [resident.pk], "post": "yes"},
+    )
     assert response.status_code == 302
-    assert not Household.objects.filter(pk=household.pk).exists()
+    assert not Resident.objects.filter(pk=resident.pk).exists()
     entry = AccessLog.objects.get(kind=AccessLog.Kind.BULK_CHANGE)
-    assert entry.user == users.county and entry.rows == 1 and entry.subject == "住户"
+    assert entry.user == users.county and entry.rows == 1 and entry.subject == "家庭成员"
 
 
 def test_it_deletes_nothing_outside_scope_through_a_forged_selection(world, users, client):

@@ -4,18 +4,83 @@ places sits below accounts and imports no app, so its admin lives with the scope
 the places are also what every user's area is made of (the user admin autocompletes them).
 """
 
+from django import forms
 from django.contrib import admin
 
 from outreach.accounts.admin_base import CountyFilter, OutreachModelAdmin, TownFilter, checking_many_to_many
-from outreach.places.models import County, GridArea, Town, Village, Zone
+from outreach.places.models import County, GridArea, PopulationChange, Town, Village, Zone
+from outreach.places.services import set_population
+
+POPULATION_FIELDS = ("population", "population_year", "population_basis", "population_source")
+
+
+class CountyAdminForm(forms.ModelForm):
+    """The 常住人口 is the denominator of every rate per person: changing it says why, and is logged."""
+
+    population_reason = forms.CharField(
+        label="修改原因",
+        required=False,
+        max_length=300,
+        help_text="修改常住人口、年份、口径或来源时必填，如“按2021年8月13日市公安局通报给出的常住人口”",
+    )
+
+    class Meta:
+        model = County
+        fields = ["name", *POPULATION_FIELDS]
+
+    def clean(self):
+        cleaned = super().clean()
+        changed = any(name in self.changed_data for name in POPULATION_FIELDS)
+        if changed and not cleaned.get("population_reason", "").strip():
+            self.add_error("population_reason", "修改常住人口（或其年份、口径、来源）须写明原因")
+        return cleaned
 
 
 @admin.register(County)
 class CountyAdmin(OutreachModelAdmin):
-    list_display = ["code", "name", "population", "population_year"]
+    form = CountyAdminForm
+    list_display = ["code", "name", "population", "population_year", "population_basis"]
     search_fields = ["name", "=code"]
     readonly_fields = ["code"]
-    fields = ["code", "name", "population", "population_year", "population_source"]
+    fields = ["code", "name", *POPULATION_FIELDS, "population_reason"]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            return super().save_model(request, obj, form, change)
+        values = {name: form.cleaned_data.get(name) for name in POPULATION_FIELDS}
+        # The name through the model; the population only through the service, which logs it.
+        stored = County.objects.get(pk=obj.pk)
+        obj.population, obj.population_year = stored.population, stored.population_year
+        obj.population_basis, obj.population_source = stored.population_basis, stored.population_source
+        obj.save(update_fields=["name"])
+        set_population(
+            obj,
+            values["population"],
+            year=values["population_year"],
+            basis=values["population_basis"],
+            source=values["population_source"] or "",
+            reason=form.cleaned_data.get("population_reason", ""),
+            user=request.user,
+        )
+
+
+@admin.register(PopulationChange)
+class PopulationChangeAdmin(OutreachModelAdmin):
+    """Every change of a county's 常住人口, read only (append-only: the database refuses edits)."""
+
+    list_display = ["changed_at", "county", "old_value", "new_value", "new_year", "new_basis", "reason", "changed_by"]
+    list_select_related = ["county"]
+    list_filter = [CountyFilter]
+    readonly_fields = [f.name for f in PopulationChange._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Town)

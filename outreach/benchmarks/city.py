@@ -447,13 +447,14 @@ class _Builder:
                         org,
                         village.county_id,
                         rng.random() > 0.03,
+                        CAMPAIGN_START,
                         self.stamp,
                         self.stamp,
                     )
                     member_id += 1
                     phone_index += 1
 
-        fields = ["id", "name", "phone", "organization", "county", "is_active", "created_at", "updated_at"]
+        fields = ["id", "name", "phone", "organization", "county", "is_active", "joined_on", "created_at", "updated_at"]
         self._step("party_members", PartyMember, fields, rows())
 
     def _households_and_assignments(self):
@@ -496,6 +497,7 @@ class _Builder:
                         0.3 < r < 0.45,
                         0.6 < r < 0.66,
                         "",
+                        CAMPAIGN_START,
                         self.stamp,
                         self.stamp,
                     )
@@ -516,6 +518,7 @@ class _Builder:
             "student_family",
             "no_smartphone",
             "note",
+            "roster_start",
             "created_at",
             "updated_at",
         ]

@@ -83,7 +83,9 @@ class ReassignForm(forms.Form):
 
     def __init__(self, *args, user=None, county_ids=(), exclude_ids=(), **kwargs):
         super().__init__(*args, **kwargs)
-        members = PartyMember.objects.filter(county_id__in=county_ids, is_active=True).exclude(pk__in=exclude_ids)
+        members = (
+            PartyMember.objects.on_roster().filter(county_id__in=county_ids, is_active=True).exclude(pk__in=exclude_ids)
+        )
         # Only members the user may see: a town clerk hands households to members of their own town.
         self.fields["to_member"].queryset = scope_queryset(user, members).select_related("organization")
 

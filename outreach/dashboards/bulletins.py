@@ -230,7 +230,13 @@ def draft_bulletin(
                 "previous_rank": previous_ranks.get(code),
                 "code": code,
                 "name": row["name"],
-                "figures": {k: row.get(k) for k in m.FIGURES} | {"report_date": _iso(row.get("report_date"))},
+                "figures": {k: row.get(k) for k in m.FIGURES}
+                | {
+                    "report_date": _iso(row.get("report_date")),
+                    # The denominator named, and corrections recorded after the date: frozen with the figures.
+                    "population_source": row.get("population_source"),
+                    "roster_corrections": row.get("roster_corrections", 0),
+                },
                 "bottom_streak": previous_streaks.get(code, 0) + 1 if code in bottom_codes else 0,
             }
         )
@@ -354,6 +360,13 @@ def present(draft: Draft, streak_n: int) -> dict:
         )
     ranked = [line for line in lines if line["rank"] is not None]
     day = f"{draft.as_of.year}年{draft.as_of.month}月{draft.as_of.day}日"
+    from outreach.dashboards.queries import denominator_text
+
+    used: dict[str, list[str]] = {}
+    for line in draft.lines:
+        if line["figures"].get("population_source"):
+            used.setdefault(line["figures"]["population_source"], []).append(line["name"])
+    corrected = [f"{line['name']}（{n}处）" for line in draft.lines if (n := line["figures"].get("roster_corrections"))]
     campaign = f"；走访数字属活动“{draft.campaign.name}”" if draft.campaign else ""
     on = draft.issued_on
     return {
@@ -376,5 +389,12 @@ def present(draft: Draft, streak_n: int) -> dict:
         ],
         "opening": (
             f"现将截至{day}{draft.scope_text}{metric.name}情况通报如下（{metric.name} = {metric.definition}{campaign}）。"
+        ),
+        "denominators": denominator_text(sorted(used.items(), key=lambda item: -len(item[1]))),
+        "corrections": (
+            f"数据说明：{day}之后记录的花名册事后更正已计入{'、'.join(corrected)}的住户数、党员数及其比率，"
+            "与当日的数字可能不同。"
+            if corrected
+            else ""
         ),
     }

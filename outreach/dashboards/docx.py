@@ -65,6 +65,10 @@ def bulletin_docx(shown: dict) -> bytes:
         for text in draft.note.splitlines():
             if text.strip():
                 _para(doc, text.strip(), indent=True)
+    if shown.get("denominators"):
+        _para(doc, f"{shown['denominators']}。", indent=True)
+    if shown.get("corrections"):
+        _para(doc, shown["corrections"], indent=True)
 
     _para(doc, "一、红榜（前三名）", font=HEADING_FONT, indent=True)
     _para(doc, _listing(shown["top"], metric) or "无。", indent=True)

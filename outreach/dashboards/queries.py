@@ -30,8 +30,23 @@ from outreach.campaigns.models import Assignment, Campaign
 from outreach.campaigns.rules import CampaignChoice, any_running, page_campaign
 from outreach.dashboards.models import OrganizationDaySummary, VillageDaySummary
 from outreach.lib import metrics as m
-from outreach.people.models import Household, PartyMember, PartyOrganization, vulnerable_q
-from outreach.places.models import County, GridArea, Town, Village, Zone
+from outreach.people.models import (
+    Household,
+    PartyMember,
+    PartyOrganization,
+    RosterCorrection,
+    on_roster_q,
+    vulnerable_q,
+)
+from outreach.places.models import (
+    County,
+    GridArea,
+    Town,
+    Village,
+    Zone,
+    population_label,
+    report_population_label,
+)
 from outreach.registrations.models import RegistrationReport
 from outreach.visits.models import Visit
 
@@ -63,6 +78,29 @@ REPORT_WINDOW_DAYS = 31
 REPORT_DATES = 60
 
 
+def denominator_text(used: list[tuple[str, list[str]]]) -> str:
+    """The denominators of the per-person rates, named once for a page, an export's subtitle or a bulletin."""
+    if not used:
+        return ""
+    parts = []
+    for label, names in used:
+        parts.append(f"{label}：{'、'.join(names)}" if len(names) <= 3 else f"{label}（{len(names)}个单位）")
+    return f"注册率、实名率的分母：{'；'.join(parts)}"
+
+
+def correction_text(as_of: dt.date, corrections: dict) -> str:
+    """ "" or the note saying the figures of ``as_of`` were recomputed after roster corrections recorded later."""
+    total = corrections.get("total")
+    if not total:
+        return ""
+    day = f"{as_of.year}年{as_of.month}月{as_of.day}日"
+    latest = corrections["latest"][0]
+    return (
+        f"注意：{day}之后记录了{total}处花名册事后更正，本排名的住户数、党员数及其比率按更正后的花名册计算，"
+        f"与当日发布的数字可能不同。最近一处：{latest['text']}"
+    )
+
+
 @dataclass
 class Ranking:
     level: str
@@ -72,6 +110,26 @@ class Ranking:
     metric: m.Metric
     choice: CampaignChoice
     rows: list[dict] = field(default_factory=list)
+    # Roster corrections recorded after ``as_of`` that change its figures (``roster_corrections``).
+    corrections: dict = field(default_factory=dict)
+
+    @property
+    def denominators(self) -> list[tuple[str, list[str]]]:
+        """[(the 常住人口 a rate per person divides by, the units whose rate used it)], as pages name them."""
+        used: dict[str, list[str]] = {}
+        for row in self.rows:
+            if row.get("population_source"):
+                used.setdefault(row["population_source"], []).append(row["name"])
+        return sorted(used.items(), key=lambda item: -len(item[1]))
+
+    @property
+    def denominator_text(self) -> str:
+        """ "注册率、实名率的分母：第七次人口普查常住人口（2020）（12个单位）；通报给出的…：新绛县" or ""."""
+        return denominator_text(self.denominators)
+
+    @property
+    def correction_text(self) -> str:
+        return correction_text(self.as_of, self.corrections)
 
     @property
     def campaign(self) -> Campaign | None:
@@ -226,8 +284,14 @@ def _latest_on(rows: list[dict], as_of, key: str) -> dict[int, dict]:
     return found
 
 
-def _county_population(report: dict, county_population) -> int | None:
-    return report["population"] if report.get("population") else county_population
+def _population(report: dict | None, county: tuple | None = None) -> tuple[int | None, str | None]:
+    """(常住人口, the name of that denominator) of a ranking row: the bulletin's own figure when it gave one,
+    else (counties only) the county's stored figure with its basis and year; (None, None) when neither."""
+    if report and report.get("population"):
+        return report["population"], report_population_label(report["as_of"])
+    if county is not None and county[0]:
+        return county[0], population_label(county[1], county[2])
+    return None, None
 
 
 def _unit_figures(level: str, parent, as_of: dt.date, campaign, sums: _Sums) -> list[dict]:
@@ -238,12 +302,15 @@ def _unit_figures(level: str, parent, as_of: dt.date, campaign, sums: _Sums) -> 
         official = sums.official(as_of, "county")
         field_sums = sums.village(day, "county_id")
         member_sums = sums.member(day, "county_id")
-        for pk, code, name, population in sums.places(
-            "counties", lambda: County.objects.order_by("code").values_list("pk", "code", "name", "population")
+        for pk, code, name, *population in sums.places(
+            "counties",
+            lambda: County.objects.order_by("code").values_list(
+                "pk", "code", "name", "population", "population_basis", "population_year"
+            ),
         ):
             row = {"pk": pk, "code": code, "name": name}
             report = official.get(pk)
-            row["population"] = _county_population(report, population) if report else population
+            row["population"], row["population_source"] = _population(report, population)
             if report:
                 row.update(registered=report["registered"], verified=report["verified"], report_date=report["as_of"])
             row.update(field_sums.get(pk, {}))
@@ -260,10 +327,12 @@ def _unit_figures(level: str, parent, as_of: dt.date, campaign, sums: _Sums) -> 
             row = {"pk": pk, "code": code, "name": name}
             report = official.get(pk)
             if report:
+                population, source = _population(report)
                 row.update(
                     registered=report["registered"],
                     verified=report["verified"],
-                    population=report["population"],
+                    population=population,
+                    population_source=source,
                     report_date=report["as_of"],
                 )
             row.update(field_sums.get(pk, {}))
@@ -282,10 +351,15 @@ def _unit_figures(level: str, parent, as_of: dt.date, campaign, sums: _Sums) -> 
                 "zones", lambda: Zone.objects.filter(county=parent).order_by("name").values_list("pk", "name")
             ):
                 row = {"pk": pk, "code": "", "name": name}
+                sources = set()
                 for town_id in members.get(pk, []):
                     for key, value in towns[town_id].items():
                         if key in m.FIGURES and value is not None:
                             row[key] = row.get(key, 0) + value
+                    if towns[town_id].get("population_source"):
+                        sources.add(towns[town_id]["population_source"])
+                if sources:
+                    row["population_source"] = "、".join(sorted(sources))
                 row["towns"] = len(members.get(pk, []))
                 rows.append(row)
     elif level == "village":
@@ -329,12 +403,13 @@ def _grid_figures(village: Village, as_of: dt.date, campaign) -> list[dict]:
     def put(grid_id, values):
         (rows.get(grid_id) if grid_id in rows else no_grid).update(values)
 
-    for grid_id, n in Household.objects.filter(village=village).order_by().values_list("grid").annotate(n=Count("pk")):
+    households = Household.objects.filter(village=village).on_roster(as_of)
+    for grid_id, n in households.order_by().values_list("grid").annotate(n=Count("pk")):
         put(grid_id, {"households": n})
     if campaign is not None:
         end = timezone.make_aware(dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time.min))
         for grid_id, n in (
-            Assignment.objects.filter(campaign=campaign, household__village=village)
+            Assignment.objects.filter(campaign=campaign, household__in=households)
             .order_by()
             .values_list("household__grid")
             .annotate(n=Count("pk"))
@@ -343,12 +418,14 @@ def _grid_figures(village: Village, as_of: dt.date, campaign) -> list[dict]:
         visits = Visit.objects.filter(
             campaign=campaign, county_id=village.county_id, town_id=village.town_id, village=village, visited_at__lt=end
         )
+        # Households count in 入户率 only while on the roster (as the summaries count them); visits always.
+        listed = on_roster_q("household__roster_start", "household__roster_end", as_of)
         for row in (
             visits.order_by()
             .values("grid")
             .annotate(
-                visited=Count("household", distinct=True, filter=Q(is_qualified=True)),
-                signed=Count("household", distinct=True, filter=Q(signed=True)),
+                visited=Count("household", distinct=True, filter=Q(is_qualified=True) & listed),
+                signed=Count("household", distinct=True, filter=Q(signed=True) & listed),
                 visits=Count("pk"),
                 qualified_visits=Count("pk", filter=Q(is_qualified=True)),
                 **_sum_fields(["app_installed", "app_registered", "app_verified", "alerts_enabled"]),
@@ -411,7 +488,51 @@ def ranking(
         row["delta_value"] = m.delta_value(metric_obj, row["_value"], prev["_value"] if prev else None)
         row["delta"] = m.format_delta(metric_obj, row["_value"], prev["_value"] if prev else None)
         row["value"] = metric_obj.display(row)
-    return Ranking(level, parent, as_of, previous, metric_obj, choice, rows)
+    corrections = roster_corrections(level, parent, as_of)
+    for row in rows:
+        row["roster_corrections"] = corrections["by_unit"].get(row["pk"], 0) if corrections["by_unit"] else 0
+    return Ranking(level, parent, as_of, previous, metric_obj, choice, rows, corrections)
+
+
+# Which column of a correction names the unit a row of each level stands for.
+CORRECTION_UNIT = {"county": "county_id", "town": "town_id", "village": "village_id"}
+
+
+def roster_corrections(level: str, parent, as_of: dt.date, shown: int = 3) -> dict:
+    """Corrections recorded after ``as_of`` that change its roster figures, inside the ranking's place.
+
+    {"total": n, "by_unit": {unit pk: n} (levels whose rows are counties, towns or villages), "latest": [the
+    last ``shown`` as {"text": …}]}; two small queries (the table is written only by corrections).
+    """
+    after = timezone.make_aware(dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time.min))
+    qs = RosterCorrection.objects.filter(affects_from__lte=as_of, recorded_at__gte=after)
+    if isinstance(parent, County):
+        qs = qs.filter(county=parent)
+    elif isinstance(parent, Town):
+        qs = qs.filter(town=parent)
+    elif isinstance(parent, Village):
+        qs = qs.filter(village=parent)
+    unit = CORRECTION_UNIT.get(level)
+    by_unit, total = {}, 0
+    if unit is not None:
+        by_unit = dict(qs.order_by().values_list(unit).annotate(n=Count("pk")))
+        total = sum(by_unit.values())
+    latest = []
+    for c in qs.select_related("recorded_by").order_by("-recorded_at", "-pk")[:shown]:
+        if unit is None:
+            total = qs.count() if not latest else total
+        who = (c.recorded_by.get_full_name() or c.recorded_by.get_username()) if c.recorded_by else "系统"
+        old = f"{c.old_value:%Y-%m-%d}" if c.old_value else "空"
+        new = f"{c.new_value:%Y-%m-%d}" if c.new_value else "空"
+        latest.append(
+            {
+                "text": f"{timezone.localtime(c.recorded_at):%Y-%m-%d} {who} 把{c.subject}的{c.get_field_display()}"
+                f"由{old}改为{new}，原因：{c.reason}"
+            }
+        )
+    if not latest:
+        total = 0
+    return {"total": total, "by_unit": by_unit, "latest": latest}
 
 
 # ------------------------------------------------------------------------------------------------ trends
@@ -478,7 +599,7 @@ def idle_members(members, days: int, as_of: dt.date | None = None):
     recent = Visit.objects.filter(visitor=OuterRef("pk"), visited_at__gte=cutoff)
     # "No visit since the cutoff" is one probe of the (visitor, visited_at) index per member; the last visit is
     # looked up only for the members without one, to sort them.
-    return members.filter(is_active=True).filter(~Exists(recent)).annotate(last_visit=Subquery(last))
+    return members.on_roster(as_of).filter(is_active=True).filter(~Exists(recent)).annotate(last_visit=Subquery(last))
 
 
 def households_never_visited(user, campaign: Campaign | None):
@@ -492,11 +613,12 @@ def households_never_visited(user, campaign: Campaign | None):
 
 
 def never_visited(households, campaign: Campaign | None):
-    """The ones of ``households`` with no visit in ``campaign`` (any visit when None): the chase list's rule."""
+    """The ones of ``households`` on today's roster with no visit in ``campaign`` (any visit when None): the
+    chase list's rule."""
     visits = Visit.objects.filter(household=OuterRef("pk"))
     if campaign is not None:
         visits = visits.filter(campaign=campaign)
-    return households.filter(~Exists(visits))
+    return households.on_roster().filter(~Exists(visits))
 
 
 def chase_counts(county: County, days: int = 7, as_of: dt.date | None = None) -> list[dict]:

@@ -31,6 +31,9 @@ from outreach.visits.models import Visit
 BATCH = 2000
 COUNTED = ["households", "assigned", "visited", "signed", "visits", "qualified_visits"]
 VISIT_SUMS = ["app_installed", "app_registered", "app_verified", "alerts_enabled"]
+# The roster dates a summary counts by (``people.models.on_roster_q`` is the same rule for one day).
+ROSTER = ("roster_start", "roster_end")
+MEMBER_ROSTER = ("joined_on", "left_on")
 
 
 def campaign_days(campaign: Campaign) -> list[dt.date]:
@@ -198,6 +201,21 @@ class _Accumulator:
         if value:
             self.steps[unit][self.index(day)][field] += int(value)
 
+    def span(self, unit: int, field: str, value, start, end, since=None) -> None:
+        """``value`` counted on every day D with start ≤ D < end (``end`` None: open), and since ≥ ``since``.
+
+        A roster's entry and exit as two steps: so a household struck off today leaves every earlier day's
+        figure as it was, and one added today never reaches a day before.
+        """
+        if not value or (start is not None and start > self.end):
+            return
+        begin = max(d for d in (start, since) if d is not None) if (start or since) else None
+        if end is not None and begin is not None and end <= begin:
+            return
+        self.add(unit, begin, field, value)
+        if end is not None and end <= self.end:
+            self.add(unit, end, field, -value)
+
     def rows(self, unit: int):
         running = dict.fromkeys(self.fields, 0)
         running.update(self.constant.get(unit, {}))
@@ -220,20 +238,24 @@ def _write_villages(campaign: Campaign, village_ids: set[int] | None) -> int:
         visits = visits.filter(_visit_places(village_ids))
         assignments = assignments.filter(household__village_id__in=village_ids)
     acc = _Accumulator(campaign, COUNTED + VISIT_SUMS)
-    for village, n in households.order_by().values_list("village").annotate(n=Count("pk")):
-        acc.constant[village]["households"] = n
-    for village, n in assignments.order_by().values_list("household__village").annotate(n=Count("pk")):
-        acc.constant[village]["assigned"] = n
+    # Households, and the assigned and visited among them, count on the days they were on the roster.
+    for village, start, end, n in households.order_by().values_list("village", *ROSTER).annotate(n=Count("pk")):
+        acc.span(village, "households", n, start, end)
+    roster = [f"household__{f}" for f in ROSTER]
+    for village, start, end, n in (
+        assignments.order_by().values_list("household__village", *roster).annotate(n=Count("pk"))
+    ):
+        acc.span(village, "assigned", n, start, end)
     for field, conditions in (("visited", {"is_qualified": True}), ("signed", {"signed": True})):
         rows = (
             households.annotate(first=_first_visit_day(campaign, "pk", **conditions))
             .filter(first__isnull=False)
             .order_by()
-            .values_list("village", "first")
+            .values_list("village", "first", *ROSTER)
             .annotate(n=Count("pk"))
         )
-        for village, day, n in rows:
-            acc.add(village, day, field, n)
+        for village, day, start, end, n in rows:
+            acc.span(village, field, n, start, end, since=day)
     for row in (
         visits.annotate(day=TruncDate("visited_at"))
         .order_by()
@@ -275,39 +297,44 @@ def _write_organizations(campaign: Campaign, org_ids: set[int] | None) -> int:
     if not org_places:
         return 0
     ids = list(org_places)
-    members = PartyMember.objects.filter(organization_id__in=ids, is_active=True)
+    # Members count on the days they were on the member roster (列入名册 to 离开); 在岗 is today's availability
+    # for chase lists and hand-overs and changes no day's figure.
+    members = PartyMember.objects.filter(organization_id__in=ids)
     assignments = Assignment.objects.filter(campaign=campaign, member__organization_id__in=ids)
     visits = Visit.objects.filter(campaign=campaign, visitor__organization_id__in=ids)
     acc = _Accumulator(campaign, COUNTED + VISIT_SUMS + ["members", "active_members"])
     for org in ids:
         acc.constant[org]  # every organization gets rows, even without members yet
-    for org, n in members.order_by().values_list("organization").annotate(n=Count("pk")):
-        acc.constant[org]["members"] = n
+    for org, start, end, n in members.order_by().values_list("organization", *MEMBER_ROSTER).annotate(n=Count("pk")):
+        acc.span(org, "members", n, start, end)
     first_member_visit = (
         Visit.objects.filter(campaign=campaign, visitor=OuterRef("pk"), is_qualified=True)
         .order_by("visited_at")
         .values("visited_at")[:1]
     )
-    for org, day, n in (
+    for org, day, start, end, n in (
         members.annotate(first=TruncDate(Subquery(first_member_visit)))
         .filter(first__isnull=False)
         .order_by()
-        .values_list("organization", "first")
+        .values_list("organization", "first", *MEMBER_ROSTER)
         .annotate(n=Count("pk"))
     ):
-        acc.add(org, day, "active_members", n)
-    for org, n in assignments.order_by().values_list("member__organization").annotate(n=Count("pk")):
-        acc.constant[org]["households"] = n
-        acc.constant[org]["assigned"] = n
+        acc.span(org, "active_members", n, start, end, since=day)
+    roster = [f"household__{f}" for f in ROSTER]
+    for org, start, end, n in (
+        assignments.order_by().values_list("member__organization", *roster).annotate(n=Count("pk"))
+    ):
+        acc.span(org, "households", n, start, end)
+        acc.span(org, "assigned", n, start, end)
     for field, conditions in (("visited", {"is_qualified": True}), ("signed", {"signed": True})):
-        for org, day, n in (
+        for org, day, start, end, n in (
             assignments.annotate(first=_first_visit_day(campaign, "household_id", **conditions))
             .filter(first__isnull=False)
             .order_by()
-            .values_list("member__organization", "first")
+            .values_list("member__organization", "first", *roster)
             .annotate(n=Count("pk"))
         ):
-            acc.add(org, day, field, n)
+            acc.span(org, field, n, start, end, since=day)
     for row in (
         visits.annotate(day=TruncDate("visited_at"))
         .order_by()

@@ -213,7 +213,15 @@ class NameColumn(tables.Column):
         return xlsx.Column(header, kind="text", missing=m.DASH)
 
 
-OFFICIAL_COLUMNS = ["population", "registered", "verified", "registration_rate", "verification_rate", "verified_share"]
+OFFICIAL_COLUMNS = [
+    "population",
+    "population_source",
+    "registered",
+    "verified",
+    "registration_rate",
+    "verification_rate",
+    "verified_share",
+]
 MEMBER_COLUMNS = ["members", "active_members", "participation_rate"]
 
 
@@ -223,6 +231,8 @@ class RankingTable(BaseTable):
     name = NameColumn(verbose_name="单位", attrs={"td": {"class": "name"}})
     delta = DeltaColumn()
     population = FigureColumn(verbose_name="常住人口")
+    # Which 常住人口 each row's 注册率 and 实名率 divide by (census or a bulletin's figure), on the page and in Excel.
+    population_source = tables.Column(verbose_name="常住人口口径", default=m.DASH, orderable=False)
     registered = FigureColumn(verbose_name="安装注册人数")
     verified = FigureColumn(verbose_name="实名用户数")
     registration_rate = MetricColumn("registration_rate")

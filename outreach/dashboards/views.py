@@ -153,8 +153,17 @@ def _ranking_page(request, level: str, parent):
             table.export_rows(),
             title_rows=[
                 title,
-                f"数据日期：{as_of:%Y-%m-%d}；排名指标：{result.metric.name}（{result.metric.definition}）；"
-                f"活动：{result.campaign.name if result.campaign else '无'}（{result.choice.reason}）",
+                "；".join(
+                    text
+                    for text in (
+                        f"数据日期：{as_of:%Y-%m-%d}",
+                        f"排名指标：{result.metric.name}（{result.metric.definition}）",
+                        f"活动：{result.campaign.name if result.campaign else '无'}（{result.choice.reason}）",
+                        result.denominator_text,
+                        result.correction_text,
+                    )
+                    if text
+                ),
             ],
             sheet="排名",
         )
@@ -507,6 +516,7 @@ def bulletin_detail(request, pk: int):
             xlsx.Column("单位", kind="text"),
             metric_column(metric.name, metric),
             xlsx.Column("常住人口", **number),
+            xlsx.Column("常住人口口径", kind="text", missing=m.DASH),
             xlsx.Column("安装注册人数", **number),
             xlsx.Column("实名用户数", **number),
             *(metric_column(m.BY_KEY[key].name, m.BY_KEY[key]) for key in BULLETIN_RATES),
@@ -520,6 +530,7 @@ def bulletin_detail(request, pk: int):
                 line["name"],
                 metric.cell(line["figures"]),
                 line["figures"].get("population"),
+                line["figures"].get("population_source"),
                 line["figures"].get("registered"),
                 line["figures"].get("verified"),
                 *(m.BY_KEY[key].cell(line["figures"]) for key in BULLETIN_RATES),
@@ -535,7 +546,15 @@ def bulletin_detail(request, pk: int):
             rows,
             title_rows=[
                 bulletin.title,
-                f"{bulletin.issuer}　{bulletin.label}　数据日期：{bulletin.as_of:%Y-%m-%d}",
+                "　".join(
+                    text
+                    for text in (
+                        f"{bulletin.issuer}　{bulletin.label}　数据日期：{bulletin.as_of:%Y-%m-%d}",
+                        shown["denominators"],
+                        shown["corrections"],
+                    )
+                    if text
+                ),
             ],
             sheet="排名",
         )

@@ -5,7 +5,7 @@ the message empty when the cell is good. ``outreach.dataio.columns`` names the c
 column is cleaned the same way by every kind of sheet that has it. Phone rules are ``outreach.lib.phones``'.
 """
 
-from outreach.lib.parse import Unparsable, cell_text, parse_bool, parse_id, parse_int
+from outreach.lib.parse import Unparsable, cell_text, parse_bool, parse_date, parse_id, parse_int
 from outreach.lib.phones import is_valid_phone, normalize_phone
 
 # The lenient parsers are outreach.lib.parse's (the phone's visit form uses the same); here they answer in the
@@ -56,3 +56,22 @@ def _bool(value):
 
 def _id(value):
     return _pair(parse_id, value)
+
+
+def _date(value):
+    return _pair(parse_date, value)
+
+
+def choice(choices):
+    """A cleaner for a TextChoices column: the Chinese label (or the ASCII value) → the value."""
+    by_text = {str(label): value for value, label in choices.choices} | {value: value for value in choices.values}
+
+    def clean(value):
+        word = text(value)
+        if not word:
+            return "", ""
+        if word in by_text:
+            return by_text[word], ""
+        return "", f"“{word}”不是可选的值（可选：{'、'.join(str(label) for label in choices.labels)}）"
+
+    return clean

@@ -11,8 +11,9 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from outreach.dataio.cells import _bool, _id, _int, phone
+from outreach.dataio.cells import _bool, _date, _id, _int, choice, phone
 from outreach.lib import xlsx
+from outreach.people.models import HouseholdEndReason, MemberLeftReason
 
 _TRANS = str.maketrans({"（": "(", "）": ")", "：": ":", "\u3000": " "})
 _SPACES = re.compile(r"\s+")
@@ -93,6 +94,16 @@ COLUMNS: dict[str, Column] = {
         Column("student_family", "学生家庭", clean=_bool),
         Column("no_smartphone", "无智能手机", clean=_bool),
         Column("is_active", "在岗", clean=_bool),
+        Column("roster_start", "列入花名册日期", ("列入日期", "登记日期"), clean=_date, export={"kind": "date"}),
+        Column(
+            "roster_end", "移出花名册日期", ("移出日期", "注销日期", "迁出日期"), clean=_date, export={"kind": "date"}
+        ),
+        Column("end_reason", "移出原因", ("注销原因", "迁出原因"), clean=choice(HouseholdEndReason)),
+        Column("joined_on", "列入名册日期", ("入册日期",), clean=_date, export={"kind": "date"}),
+        Column("left_on", "离开日期", ("调离日期", "转出日期"), clean=_date, export={"kind": "date"}),
+        Column("left_reason", "离开原因", ("调离原因", "转出原因"), clean=choice(MemberLeftReason)),
+        # Read, never written: why a row back-dates a roster date (a correction of figures already shown).
+        Column("correction_reason", "更正原因", ("更正说明",)),
         Column("population", "常住人口", ("常住人口数", "人口（2020年普查）"), clean=_count, export=_THOUSANDS),
         Column(
             "registered",
@@ -108,6 +119,7 @@ COLUMNS: dict[str, Column] = {
         Column("signed", "已签承诺书"),
         Column("app_registered", "App已注册"),
         Column("registration_rate", "注册率", export={"kind": "percent"}),
+        Column("population_source", "常住人口口径", ("人口口径", "分母")),
         Column("verification_rate", "实名率", export={"kind": "percent"}),
     )
 }
@@ -160,18 +172,35 @@ KINDS: dict[str, dict] = {
             "student_family",
             "no_smartphone",
             "note",
+            "roster_start",
+            "roster_end",
+            "end_reason",
+            "correction_reason",
         ],  # fmt: skip
         "required": ["village", "head_name"],
         "aliases": {"phone": "head_phone", "name": "head_name"},
-        "import_only": ["seq"],
+        "import_only": ["seq", "correction_reason"],
         "fill_down": [],
     },
     "members": {
         "label": "党员名册",
-        "keys": ["seq", "member_id", "member_name", "member_phone", "organization", "town", "village", "is_active"],
+        "keys": [
+            "seq",
+            "member_id",
+            "member_name",
+            "member_phone",
+            "organization",
+            "town",
+            "village",
+            "is_active",
+            "joined_on",
+            "left_on",
+            "left_reason",
+            "correction_reason",
+        ],  # fmt: skip
         "required": ["member_name", "organization"],
         "aliases": {"phone": "member_phone", "name": "member_name"},
-        "import_only": ["seq"],
+        "import_only": ["seq", "correction_reason"],
         "fill_down": ["organization"],
     },
     "registrations": {
@@ -185,6 +214,7 @@ KINDS: dict[str, dict] = {
             "verified",
             "registration_rate",
             "verification_rate",
+            "population_source",
         ],  # fmt: skip
         "required": ["registered", "verified"],
         "aliases": {},

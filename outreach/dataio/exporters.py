@@ -31,7 +31,8 @@ from outreach.dataio.columns import EXPORT_COLUMNS, KINDS, export_columns
 from outreach.dataio.importers import pick_campaign
 from outreach.dataio.permissions import scoped
 from outreach.lib import metrics, xlsx
-from outreach.people.models import Household, PartyMember
+from outreach.people.models import Household, HouseholdEndReason, MemberLeftReason, PartyMember
+from outreach.places.models import population_label, report_population_label
 from outreach.registrations.models import RegistrationReport
 from outreach.visits.models import Visit
 
@@ -186,11 +187,16 @@ def export_households(user, county=None, town=None, **_) -> Iterator[SheetData]:
     rows = qs.values_list(
         "pk", "town__name", "village__short_name", "grid__name", "head_name", "phone", "address", "size",
         "elderly_alone", "left_behind", "student_family", "no_smartphone", "note",
+        "roster_start", "roster_end", "end_reason",
     ).iterator(chunk_size=5000)  # fmt: skip
+    reasons = dict(HouseholdEndReason.choices)
 
     def lines():
         for row in rows:
-            yield [*row[:5], display_phone(user, row[5]), row[6], row[7], *(_yes(v) for v in row[8:12]), row[12]]
+            yield [
+                *row[:5], display_phone(user, row[5]), row[6], row[7], *(_yes(v) for v in row[8:12]), row[12],
+                row[13], row[14], reasons.get(row[15], ""),
+            ]  # fmt: skip
 
     title = f"{county.name if county else ''}住户花名册"
     yield SheetData("住户花名册", title, export_columns(EXPORT_COLUMNS["households"]), lines())
@@ -205,11 +211,23 @@ def export_members(user, county=None, town=None, **_) -> Iterator[SheetData]:
     qs = scoped(user, qs).order_by("organization__name", "id")
     rows = qs.values_list(
         "pk", "name", "phone", "organization__name", "organization__town__name",
-        "organization__village__short_name", "is_active",
+        "organization__village__short_name", "is_active", "joined_on", "left_on", "left_reason",
     ).iterator(chunk_size=5000)  # fmt: skip
+    reasons = dict(MemberLeftReason.choices)
     lines = (
-        [pk, name, display_phone(user, phone), org, town_name, village, _yes(active)]
-        for pk, name, phone, org, town_name, village, active in rows
+        [
+            pk,
+            name,
+            display_phone(user, phone),
+            org,
+            town_name,
+            village,
+            _yes(active),
+            joined,
+            left,
+            reasons.get(why, ""),
+        ]
+        for pk, name, phone, org, town_name, village, active, joined, left, why in rows
     )
     title = f"{county.name if county else ''}党员名册"
     yield SheetData("党员名册", title, export_columns(EXPORT_COLUMNS["members"]), lines)
@@ -225,10 +243,17 @@ def export_registrations(user, county=None, as_of=None, **_) -> Iterator[SheetDa
     registration_rate, verification_rate = metrics.BY_KEY["registration_rate"], metrics.BY_KEY["verification_rate"]
 
     def lines():
-        for county_name, county_pop, town_name, pop, reg, ver in qs.values_list(
-            "county__name", "county__population", "town__name", "population", "registered", "verified"
-        ):
-            # The ranking's denominator: the bulletin's own population, else the county's census figure.
+        for county_name, county_pop, basis, year, town_name, pop, reg, ver in qs.values_list(
+            "county__name", "county__population", "county__population_basis", "county__population_year",
+            "town__name", "population", "registered", "verified",
+        ):  # fmt: skip
+            # The ranking's denominator: the bulletin's own population, else the county's stored figure; named.
+            if pop:
+                source = report_population_label(as_of)
+            elif county_pop and not town_name:
+                source = population_label(basis, year)
+            else:
+                source = None
             figures = {"registered": reg, "verified": ver, "population": pop or (county_pop if not town_name else None)}
             yield [
                 county_name,
@@ -238,6 +263,7 @@ def export_registrations(user, county=None, as_of=None, **_) -> Iterator[SheetDa
                 ver,
                 registration_rate.cell(figures),
                 verification_rate.cell(figures),
+                source or metrics.DASH,
             ]
 
     title = f"国家反诈中心App注册情况通报（截至{as_of.year}年{as_of.month}月{as_of.day}日）"
@@ -316,7 +342,11 @@ def _record(kind, user, county, town, rows, filename, request):
 def write_template(kind: str, target) -> None:
     """An empty sheet of ``kind`` with its title and header rows, for clerks to fill in (a path or a file)."""
     cols = [k for k in EXPORT_COLUMNS[kind] if k not in ("visited", "last_visit", "signed", "app_registered")]
-    cols = [k for k in cols if k not in ("household_id", "member_id", "registration_rate", "verification_rate")]
+    cols = [
+        k
+        for k in cols
+        if k not in ("household_id", "member_id", "registration_rate", "verification_rate", "population_source")
+    ]
     title = KINDS[kind]["label"] + ("（截至  年  月  日）" if kind == "registrations" else "")
     with xlsx.Workbook(target) as book:
         book.sheet(KINDS[kind]["label"], export_columns(cols), title_rows=[title])

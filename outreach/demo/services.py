@@ -243,8 +243,26 @@ def _current_campaign(history: Campaign) -> tuple[Campaign, bool]:
             )
     RegistrationReport.objects.bulk_create(reports)
     village_ids = {v.village_id for v in visits}
+    village_ids.add(_demo_moved_household(current, today))
     transaction.on_commit(lambda: field_data_changed.send(sender=Campaign, village_ids=village_ids))
     return current, True
+
+
+def _demo_moved_household(current: Campaign, today: dt.date) -> int:
+    """One household moved away a week ago and recorded today: a roster correction, so the drive's rankings of
+    the last week say their figures changed (README, 数字“截至某日”). 2021's figures stay as they were."""
+    from outreach.people.services import end_household
+
+    visited = Visit.objects.filter(campaign=current).values("household_id")
+    household = Household.objects.exclude(pk__in=visited).order_by("-pk").first()
+    end_household(
+        household,
+        day=today - dt.timedelta(days=7),
+        reason="moved",
+        note="迁往运城市盐湖区",
+        why="网格员报告该户上周已迁走，今天补录",
+    )
+    return household.village_id
 
 
 def _demo_checks(campaign: Campaign, grid: GridArea) -> None:
@@ -289,7 +307,11 @@ def _build_people_and_visits(rng: random.Random, campaign: Campaign) -> set[int]
         grids = [GridArea.objects.get_or_create(village=village, name=f"第{i}网格")[0] for i in (1, 2)]
         members = [
             PartyMember.objects.create(
-                name=_name(rng), phone=_phone(rng), organization=org, county_id=village.county_id
+                name=_name(rng),
+                phone=_phone(rng),
+                organization=org,
+                county_id=village.county_id,
+                joined_on=campaign.start_date,
             )
             for _ in range(3)
         ]
@@ -311,6 +333,8 @@ def _build_people_and_visits(rng: random.Random, campaign: Campaign) -> set[int]
                 left_behind=rng.random() < 0.08,
                 student_family=rng.random() < 0.15,
                 no_smartphone=rng.random() < 0.06,
+                # The roster the 2021 drive began with: every later ranking counts these households.
+                roster_start=campaign.start_date,
             )
             batch.append(household)
         Household.objects.bulk_create(batch)
@@ -325,7 +349,9 @@ def _build_people_and_visits(rng: random.Random, campaign: Campaign) -> set[int]
         )
         team = Team.objects.create(county_id=county_id, name="第一宣传小分队", leader=members[0])
         team.members.set(members[:6])
-        PartyMember.objects.create(name=_name(rng), phone=_phone(rng), organization=agency, county_id=county_id)
+        PartyMember.objects.create(
+            name=_name(rng), phone=_phone(rng), organization=agency, county_id=county_id, joined_on=campaign.start_date
+        )
     xinjiang = County.objects.get(code=XINJIANG_CODE)
     for number, towns in enumerate(
         [list(Town.objects.filter(county=xinjiang).order_by("code")[i : i + 3]) for i in (0, 3, 6)], start=1

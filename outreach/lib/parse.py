@@ -6,6 +6,7 @@ Each returns the value or raises ``Unparsable``, whose text is a Chinese message
 (the imports show it as "第N行 列: 错误"); a caller with its own wording picks it by ``code``.
 """
 
+import datetime as dt
 import re
 
 from outreach.lib.cells import unescape_cell
@@ -82,3 +83,25 @@ def parse_id(value) -> int | None:
     if not text.isdecimal():
         raise Unparsable(f"“{text}”不是编号")
     return int(text)
+
+
+_DATE = re.compile(r"(\d{4})\s*[年\-./]\s*(\d{1,2})\s*[月\-./]\s*(\d{1,2})\s*日?")
+
+
+def parse_date(value) -> dt.date | None:
+    """A day from a date cell (Excel's, as a date or datetime) or text ("2021-08-13", "2021年8月13日",
+    "2021/8/13", "2021.8.13"); ``None`` when empty."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    text = cell_text(value)
+    match = _DATE.fullmatch(text)
+    if match is None:
+        raise Unparsable(f"“{text}”不是日期（请写成 2021-08-13 或 2021年8月13日）")
+    try:
+        return dt.date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+    except ValueError:
+        raise Unparsable(f"“{text}”不是有效日期") from None

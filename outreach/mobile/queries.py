@@ -42,7 +42,7 @@ def my_households(user, campaign, q: str = "", unvisited: bool = False, page: in
     if campaign is not None:
         visits = visits.filter(campaign=campaign)
     households = (
-        scope_queryset(user, Household.objects.all())
+        scope_queryset(user, Household.objects.on_roster())
         .with_vulnerable_first()
         .annotate(
             visited=Exists(visits),

@@ -28,6 +28,7 @@ class PeopleConfig(AppConfig):
             "county": "household__county",
             "member": "household__assignments__member__user",
         },
+        "RosterCorrection": {"village": "village", "town": "town", "county": "county"},
     }
     # What each role may do with each model (see outreach.accounts.permissions); a role not named, nothing.
     role_permissions = {
@@ -54,4 +55,5 @@ class PeopleConfig(AppConfig):
             "grid": "view add change",
             "member": "view",
         },
+        "RosterCorrection": {"city": "view", "county": "view", "town": "view"},
     }

@@ -1,10 +1,34 @@
 """Party organisations and members, and the households (with their residents) they look after."""
 
+import datetime as dt
+
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from outreach.lib.append_only import AppendOnlyModel
 from outreach.places.models import County, GridArea, Town, Village
+
+
+def on_roster_q(start: str, end: str, day: dt.date | None = None) -> models.Q:
+    """On the roster at the end of ``day`` (today when None): entered on or before it, not yet left.
+
+    The one definition of "on the roster": an end date is the first day a household (or member) no longer
+    counts, so a household struck off on 8月6日 still counts on 8月5日 and never after.
+    """
+    day = day or timezone.localdate()
+    return models.Q(**{f"{start}__lte": day}) & (models.Q(**{f"{end}__isnull": True}) | models.Q(**{f"{end}__gt": day}))
+
+
+class RosterQuerySet(models.QuerySet):
+    """Household and member querysets: ``on_roster()`` is every "current roster" list (chase lists, the phone)."""
+
+    roster_fields = ("roster_start", "roster_end")
+
+    def on_roster(self, day: dt.date | None = None):
+        """Rows on the roster at the end of ``day`` (today when None); ended ones are kept, just not listed."""
+        return self.filter(on_roster_q(*self.roster_fields, day))
 
 
 class PartyOrganization(models.Model):
@@ -57,6 +81,17 @@ class PartyOrganization(models.Model):
         return self.name
 
 
+class MemberLeftReason(models.TextChoices):
+    TRANSFERRED = "transferred", "组织关系转出"
+    DECEASED = "deceased", "去世"
+    DUPLICATE = "duplicate", "重复登记"
+    OTHER = "other", "其他"
+
+
+class MemberQuerySet(RosterQuerySet):
+    roster_fields = ("joined_on", "left_on")
+
+
 class PartyMember(models.Model):
     """A party member who takes households (包联户); may have a login to record visits."""
 
@@ -76,9 +111,25 @@ class PartyMember(models.Model):
         related_name="party_member",
         verbose_name="登录账号",
     )
-    is_active = models.BooleanField("在岗", default=True, help_text="外出、生病等不能包联时取消勾选")
+    is_active = models.BooleanField(
+        "在岗",
+        default=True,
+        help_text="外出、生病等暂时不能包联时取消勾选（督办清单和移交包联户不再列出，已发生日期的数字不变）；"
+        "调离、去世等请填写离开日期和原因",
+    )
+    joined_on = models.DateField(
+        "列入名册日期", default=timezone.localdate, help_text="从这一天起计入党员数（参与率的分母）"
+    )
+    left_on = models.DateField(
+        "离开日期", null=True, blank=True, help_text="调离、去世等：从这一天起不再计入党员数，记录不删除"
+    )
+    left_reason = models.CharField(
+        "离开原因", max_length=20, choices=MemberLeftReason.choices, blank=True, default="", db_default=""
+    )
     created_at = models.DateTimeField("创建时间", auto_now_add=True)
     updated_at = models.DateTimeField("更新时间", auto_now=True)
+
+    objects = MemberQuerySet.as_manager()
 
     class Meta:
         verbose_name = "党员"
@@ -89,6 +140,19 @@ class PartyMember(models.Model):
             models.Index(fields=["organization", "name"], name="member_org_name_idx"),
             # The list's own order (the admin's first page reads 50 rows of it instead of sorting 100,000).
             models.Index(fields=["county", "organization", "name"], name="member_county_org_name_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(left_on__isnull=True) | models.Q(left_on__gte=models.F("joined_on")),
+                name="member_left_after_joined",
+                violation_error_message="离开日期不能早于列入名册日期",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(left_on__isnull=True, left_reason="")
+                | (models.Q(left_on__isnull=False) & ~models.Q(left_reason="")),
+                name="member_left_with_reason",
+                violation_error_message="填写离开日期时须选离开原因，没有离开日期时不填原因",
+            ),
         ]
 
     def __str__(self):
@@ -154,10 +218,19 @@ def vulnerable_first() -> models.Case:
     )
 
 
-class HouseholdQuerySet(models.QuerySet):
+class HouseholdQuerySet(RosterQuerySet):
     def with_vulnerable_first(self):
         """Annotate ``vulnerable_first`` (0: vulnerable, 1: not), so ordering by it lists vulnerable households first."""
         return self.annotate(vulnerable_first=vulnerable_first())
+
+
+class HouseholdEndReason(models.TextChoices):
+    MOVED = "moved", "迁出"
+    MERGED = "merged", "合户"
+    VACANT = "vacant", "长期无人居住"
+    DECEASED = "deceased", "户主去世，户已注销"
+    DUPLICATE = "duplicate", "重复登记"
+    OTHER = "other", "其他"
 
 
 class Household(models.Model):
@@ -178,6 +251,22 @@ class Household(models.Model):
     student_family = models.BooleanField("学生家庭", default=False)
     no_smartphone = models.BooleanField("无智能手机", default=False)
     note = models.CharField("备注", max_length=200, blank=True)
+    roster_start = models.DateField(
+        "列入花名册日期", default=timezone.localdate, help_text="从这一天起计入住户数（入户率等的分母）"
+    )
+    roster_end = models.DateField(
+        "移出花名册日期",
+        null=True,
+        blank=True,
+        help_text="迁出、注销的户填写：从这一天起不再计入住户数，不再出现在督办清单和手机上；记录和走访都保留",
+    )
+    # db_default: bulk loads (COPY, the importers' INSERTs) name only the columns they fill.
+    end_reason = models.CharField(
+        "移出原因", max_length=20, choices=HouseholdEndReason.choices, blank=True, default="", db_default=""
+    )
+    end_note = models.CharField(
+        "移出说明", max_length=200, blank=True, default="", db_default="", help_text="如迁往何处"
+    )
     created_at = models.DateTimeField("创建时间", auto_now_add=True)
     updated_at = models.DateTimeField("更新时间", auto_now=True)
     # Who changed what, when (admin 历史); bulk imports skip it and write the access log instead.
@@ -205,7 +294,18 @@ class Household(models.Model):
                 condition=models.Q(size__gte=1, size__lte=50),
                 name="household_size_range",
                 violation_error_message="家庭人口须在1到50之间",
-            )
+            ),
+            models.CheckConstraint(
+                condition=models.Q(roster_end__isnull=True) | models.Q(roster_end__gte=models.F("roster_start")),
+                name="household_end_after_start",
+                violation_error_message="移出花名册日期不能早于列入花名册日期",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(roster_end__isnull=True, end_reason="")
+                | (models.Q(roster_end__isnull=False) & ~models.Q(end_reason="")),
+                name="household_end_with_reason",
+                violation_error_message="填写移出花名册日期时须选移出原因，没有移出日期时不填原因",
+            ),
         ]
 
     def __str__(self):
@@ -215,6 +315,10 @@ class Household(models.Model):
     def save(self, *args, **kwargs):
         self.fill_places()
         super().save(*args, **kwargs)
+
+    def on_roster(self, day: dt.date | None = None) -> bool:
+        day = day or timezone.localdate()
+        return self.roster_start <= day and (self.roster_end is None or self.roster_end > day)
 
     @property
     def vulnerable(self) -> bool:
@@ -250,3 +354,56 @@ class Resident(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class RosterCorrection(AppendOnlyModel):
+    """A roster date changed after the fact (事后更正): figures of days already past change, and say so.
+
+    Recorded whenever a household's 列入/移出 date or a member's 列入/离开 date is set or moved to a day before
+    the day it is recorded on. ``affects_from`` is the first day whose figures change; a ranking of a day on or
+    after it, recomputed after ``recorded_at``, shows the note. Never edited or deleted.
+    """
+
+    class Field(models.TextChoices):
+        ROSTER_START = "roster_start", "列入花名册日期"
+        ROSTER_END = "roster_end", "移出花名册日期"
+        JOINED_ON = "joined_on", "党员列入名册日期"
+        LEFT_ON = "left_on", "党员离开日期"
+
+    # PROTECT: a household or member a correction names stays (a deletion would take the evidence with it).
+    household = models.ForeignKey(
+        Household, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name="住户"
+    )
+    member = models.ForeignKey(
+        PartyMember, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name="党员"
+    )
+    subject = models.CharField("更正对象", max_length=100, help_text="记录时的户主或党员姓名")
+    county = models.ForeignKey(County, on_delete=models.PROTECT, related_name="+", verbose_name="县（市、区）")
+    town = models.ForeignKey(
+        Town, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name="乡镇（街道）"
+    )
+    village = models.ForeignKey(
+        Village, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name="村（社区）"
+    )
+    field = models.CharField("更正项", max_length=20, choices=Field.choices)
+    old_value = models.DateField("原日期", null=True, blank=True)
+    new_value = models.DateField("新日期", null=True, blank=True)
+    affects_from = models.DateField("影响起始日", db_index=True, help_text="从这一天起的数字因此改变")
+    reason = models.CharField("更正原因", max_length=300)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="更正人",
+    )
+    recorded_at = models.DateTimeField("更正时间", default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = "花名册更正"
+        verbose_name_plural = "花名册更正"
+        ordering = ["-recorded_at", "-pk"]
+
+    def __str__(self):
+        return f"{self.subject} {self.get_field_display()}"

@@ -11,6 +11,8 @@ class PlacesConfig(AppConfig):
         "Village": {"village": "pk", "town": "town", "county": "county"},
         "GridArea": {"grid": "pk", "village": "village", "town": "village__town", "county": "village__county"},
         "Zone": {"town": "towns", "county": "county"},
+        # A county's staff read their own county's population log; the city reads every county's.
+        "PopulationChange": {"village": "county__villages", "town": "county__towns", "county": "county"},
     }
     # What each role may do with each model (see outreach.accounts.permissions); a role not named, nothing.
     role_permissions = {
@@ -24,4 +26,5 @@ class PlacesConfig(AppConfig):
             "grid": "view",
         },
         "Zone": {"city": "view add change delete", "county": "view add change", "town": "view"},
+        "PopulationChange": {"city": "view", "county": "view"},
     }

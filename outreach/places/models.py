@@ -6,18 +6,34 @@ from django.db import models
 from django.db.models.signals import m2m_changed
 from django.dispatch import receiver
 
+from outreach.lib.append_only import AppendOnlyModel
 from outreach.lib.names import clean_name, short_village_name
 
 division_code_validator = RegexValidator(r"^\d{12}$", "统计用区划代码须为12位数字")
 
 
+class PopulationBasis(models.TextChoices):
+    """Where a county's 常住人口 comes from; pages, exports and bulletins name it beside every rate per person."""
+
+    CENSUS = "census", "第七次人口普查常住人口"
+    BULLETIN = "bulletin", "通报给出的常住人口"
+    OTHER = "other", "其他来源的常住人口"
+
+
 class County(models.Model):
-    """A county-level unit (县/市/区) with its 常住人口 from the census."""
+    """A county-level unit (县/市/区) with its 常住人口 (the census figure unless a change log says otherwise).
+
+    The population is changed only through ``places.services.set_population``, which logs who, when, the old and
+    new value and why (``PopulationChange``).
+    """
 
     code = models.CharField("统计用区划代码", max_length=12, unique=True, validators=[division_code_validator])
     name = models.CharField("名称", max_length=50)
     population = models.PositiveIntegerField("常住人口", null=True, blank=True)
-    population_year = models.PositiveSmallIntegerField("人口普查年份", null=True, blank=True)
+    population_year = models.PositiveSmallIntegerField("人口数据年份", null=True, blank=True)
+    population_basis = models.CharField(
+        "人口数据口径", max_length=10, choices=PopulationBasis.choices, default=PopulationBasis.CENSUS
+    )
     population_source = models.TextField("人口数据来源", blank=True)
 
     class Meta:
@@ -27,6 +43,49 @@ class County(models.Model):
 
     def __str__(self):
         return self.name
+
+    @property
+    def population_label(self) -> str:
+        """The denominator as pages name it: "第七次人口普查常住人口（2020）"."""
+        return population_label(self.population_basis, self.population_year)
+
+
+def population_label(basis: str, year: int | None) -> str:
+    """A county's stored 常住人口 named as a denominator: "第七次人口普查常住人口（2020）"."""
+    label = PopulationBasis(basis).label if basis in PopulationBasis.values else PopulationBasis.OTHER.label
+    return f"{label}（{year}）" if year else label
+
+
+def report_population_label(day) -> str:
+    """The 常住人口 an App bulletin line gave itself, named as a denominator."""
+    return f"{PopulationBasis.BULLETIN.label}（{day.year}年{day.month}月{day.day}日通报）"
+
+
+class PopulationChange(AppendOnlyModel):
+    """One change of a county's 常住人口: who, when, old and new value (with year and basis), and why."""
+
+    county = models.ForeignKey(
+        County, on_delete=models.PROTECT, related_name="population_changes", verbose_name="县（市、区）"
+    )
+    old_value = models.PositiveIntegerField("原常住人口", null=True, blank=True)
+    new_value = models.PositiveIntegerField("新常住人口", null=True, blank=True)
+    old_year = models.PositiveSmallIntegerField("原年份", null=True, blank=True)
+    new_year = models.PositiveSmallIntegerField("新年份", null=True, blank=True)
+    old_basis = models.CharField("原口径", max_length=10, choices=PopulationBasis.choices, blank=True)
+    new_basis = models.CharField("新口径", max_length=10, choices=PopulationBasis.choices)
+    source = models.TextField("来源", blank=True)
+    reason = models.CharField("修改原因", max_length=300)
+    # A name, not a foreign key: places sits below accounts (the users), and a log line keeps the name it had.
+    changed_by = models.CharField("修改人", max_length=150, blank=True, help_text="空：区划数据载入命令")
+    changed_at = models.DateTimeField("修改时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "常住人口修改记录"
+        verbose_name_plural = "常住人口修改记录"
+        ordering = ["-changed_at", "-pk"]
+
+    def __str__(self):
+        return f"{self.county_id} {self.old_value}→{self.new_value}"
 
 
 class Town(models.Model):

@@ -7,7 +7,7 @@ from pathlib import Path
 from django.db import transaction
 
 from outreach.lib.names import short_village_name
-from outreach.places.models import County, Town, Village
+from outreach.places.models import County, PopulationBasis, PopulationChange, Town, Village
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 DIVISIONS_CSV = DATA_DIR / "yuncheng_divisions.csv"
@@ -76,10 +76,64 @@ def load_divisions(divisions_csv: Path = DIVISIONS_CSV, population_csv: Path = P
     populations = 0
     for row in _read(population_csv):
         county = County.objects.get(code=row["county_code"])
-        county.population_source = row["source"]
         if row["population"].strip():
-            county.population = int(row["population"])
-            county.population_year = CENSUS_YEAR
             populations += 1
-        county.save(update_fields=["population", "population_year", "population_source"])
+            if county.population_basis == PopulationBasis.CENSUS or county.population is None:
+                set_population(
+                    county,
+                    int(row["population"]),
+                    year=CENSUS_YEAR,
+                    basis=PopulationBasis.CENSUS,
+                    source=row["source"],
+                    reason="载入第七次全国人口普查常住人口",
+                )
+        elif not county.population_source:
+            county.population_source = row["source"]
+            county.save(update_fields=["population_source"])
     return LoadResult(len(by_level["county"]), len(by_level["town"]), len(by_level["village"]), populations)
+
+
+def set_population(
+    county: County, value: int | None, *, year: int | None, basis: str, source: str, reason: str, user=None
+) -> PopulationChange | None:
+    """Change a county's 常住人口 (the denominator of every rate per person) and log it; None when nothing changed.
+
+    The one way a population changes (the admin, ``load_divisions``): the log keeps who, when, old and new value,
+    year, basis and why, and can never be edited. A figure typed in by hand needs a reason.
+    """
+    if value is not None and value <= 0:
+        raise ValueError("常住人口须为正整数")
+    unchanged = (county.population, county.population_year, county.population_basis, county.population_source) == (
+        value,
+        year,
+        basis,
+        source,
+    )
+    if unchanged:
+        return None
+    if not (reason or "").strip():
+        raise ValueError("修改常住人口须写明原因")
+    with transaction.atomic():
+        change = PopulationChange.objects.create(
+            county=county,
+            old_value=county.population,
+            new_value=value,
+            old_year=county.population_year,
+            new_year=year,
+            old_basis=county.population_basis if county.population is not None else "",
+            new_basis=basis,
+            source=source,
+            reason=reason.strip()[:300],
+            changed_by=_who(user),
+        )
+        county.population, county.population_year = value, year
+        county.population_basis, county.population_source = basis, source
+        county.save(update_fields=["population", "population_year", "population_basis", "population_source"])
+    return change
+
+
+def _who(user) -> str:
+    if user is None or not getattr(user, "is_authenticated", False):
+        return ""
+    full = user.get_full_name() if hasattr(user, "get_full_name") else ""
+    return f"{user.get_username()}（{full}）"[:150] if full else user.get_username()[:150]

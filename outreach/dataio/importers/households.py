@@ -15,6 +15,9 @@ from outreach.dataio.writers import chunks, insert_rows, reserve_ids
 from outreach.lib.names import clean_name
 from outreach.lib.phones import mask_phone
 from outreach.people.models import Household
+from outreach.people.services import DateChange, affects_from, roster_corrections
+
+ROSTER_COLS = ("roster_start", "roster_end", "end_reason")
 
 NO_FLAGS: dict = {}  # shared by the rows that set no flag (never written to)
 
@@ -41,6 +44,9 @@ class HouseholdRow:
     changed: bool = False
     action: str = ""
     member: tuple | None = None
+    roster: dict | None = None  # 列入/移出花名册日期 and 移出原因 as the file gives them
+    why: str = ""  # 更正原因
+    dates: list | tuple = ()  # (field, old, new, new_row) of each roster date the row sets
 
 
 class HouseholdImporter(Importer):
@@ -51,8 +57,11 @@ class HouseholdImporter(Importer):
     preview_keys = ("town", "village", "grid", "head_name", "address", "size", "household_id")
     flag_keys = ("elderly_alone", "left_behind", "student_family", "no_smartphone")
 
+    cols = ("pk", "head_name", "phone", "address", "size", "note", "village_id", "grid_id", *flag_keys, *ROSTER_COLS)
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.today = timezone.localdate()
         self.load_places()
         self.records: list[dict] = []
         self.keys_seen: dict[tuple, int] = {}
@@ -84,6 +93,16 @@ class HouseholdImporter(Importer):
         note = text(values.get("note"))[:200]
         if "独居" in note and "elderly_alone" not in flags:
             flags["elderly_alone"] = True
+        roster = {}
+        for key in ("roster_start", "roster_end", "end_reason"):
+            roster[key], key_ok = self.clean(row_no, values, key)
+            ok &= key_ok
+        if roster["roster_end"] and not roster["end_reason"]:
+            self.error(row_no, "end_reason", "填写了移出花名册日期，须写明移出原因（迁出、合户、重复登记等）")
+            ok = False
+        if roster["end_reason"] and not roster["roster_end"]:
+            self.error(row_no, "roster_end", "写了移出原因，须填写移出花名册日期")
+            ok = False
         if not ok:
             return None
         grid = self.grid_of(values, village_id)
@@ -101,6 +120,8 @@ class HouseholdImporter(Importer):
             village_id=village_id,
             grid=grid,
             flags=flags or NO_FLAGS,
+            roster=roster,
+            why=text(values.get("correction_reason"))[:300],
         )
         key = (village_id, head, "p", phone) if phone else (village_id, head, "a", address)
         if hid is None and not masked:
@@ -130,7 +151,7 @@ class HouseholdImporter(Importer):
         self.existing: dict[int, tuple] = {}
         self.by_key: dict[tuple, int] = {}
         self.claimed: dict[int, int] = {}
-        cols = ("pk", "head_name", "phone", "address", "size", "note", "village_id", "grid_id", *self.flag_keys)
+        cols = self.cols
         base = scoped(self.user, Household.objects.filter(county=self.county))
         queries = [Q(village_id__in=c) for c in chunks(sorted(village_ids), 500)]
         queries += [Q(pk__in=c) for c in chunks(sorted(ids), 500)]
@@ -178,15 +199,23 @@ class HouseholdImporter(Importer):
                 return False
         if rec.pk is None:
             rec.changed = True
-            return True
+            roster = rec.roster
+            roster["roster_start"] = roster["roster_start"] or self.today
+            rec.dates = [("roster_start", None, roster["roster_start"], True)]
+            if roster["roster_end"]:
+                rec.dates.append(("roster_end", None, roster["roster_end"], True))
+            return self.check_dates(rec, roster["roster_start"], roster["roster_end"])
         row = self.existing[rec.pk]
-        current = dict(
-            zip(
-                ("pk", "head_name", "phone", "address", "size", "note", "village_id", "grid_id", *self.flag_keys),
-                row,
-                strict=True,
+        current = dict(zip(self.cols, row, strict=True))
+        if rec.village_id != current["village_id"]:
+            # A move changes two villages' past figures if done in place: it is two roster facts instead.
+            self.sheet_name_error(
+                rec,
+                "village",
+                f"户编号 {rec.pk} 在{self.village_names.get(current['village_id'], ('其他村',))[0]}的花名册中，"
+                "不能直接改到别的村：迁到别的村请在这一行填写移出花名册日期和移出原因“迁出”，再在新村另起一行（不填户编号）",
             )
-        )
+            return False
         grid_id = self.grids.get(rec.grid) if rec.grid else current["grid_id"]
         if rec.grid and grid_id is None:
             grid_id = "new"
@@ -201,7 +230,32 @@ class HouseholdImporter(Importer):
         }
         for key in self.flag_keys:
             wanted[key] = rec.flags.get(key, current[key])
+        # Blank roster cells keep what is stored; an end already recorded is reopened only in the admin.
+        roster = {key: rec.roster[key] or current[key] for key in ROSTER_COLS}
+        rec.roster = roster
+        wanted.update(roster)
+        rec.dates = [
+            (key, current[key], roster[key], False)
+            for key in ("roster_start", "roster_end")
+            if roster[key] != current[key]
+        ]
         rec.changed = any(wanted[k] != current[k] for k in wanted)
+        return self.check_dates(rec, roster["roster_start"], roster["roster_end"])
+
+    def check_dates(self, rec, start, end) -> bool:
+        """An end before the start is refused; a date set to a past day (事后更正) needs the 更正原因 column."""
+        if end is not None and end < start:
+            self.sheet_name_error(rec, "roster_end", "移出花名册日期不能早于列入花名册日期")
+            return False
+        for key, old, new, new_row in rec.dates:
+            first = affects_from(DateChange(None, key, old, new, new_row), self.today)
+            if first is not None and not rec.why:
+                self.sheet_name_error(
+                    rec,
+                    key,
+                    f"{new:%Y-%m-%d}早于今天，会改变{first:%Y-%m-%d}以来已经发布的数字（事后更正），请在“更正原因”列写明原因",
+                )
+                return False
         return True
 
     def sheet_name_error(self, rec, key, message):
@@ -249,6 +303,7 @@ class HouseholdImporter(Importer):
             county_id=self.county.pk,
             grid_id=grid_id,
             **{k: rec.flags.get(k, False) for k in self.flag_keys},
+            **{k: rec.roster[k] or ("" if k == "end_reason" else None) for k in ROSTER_COLS},
         )
         return obj
 
@@ -258,7 +313,7 @@ class HouseholdImporter(Importer):
         new = [r for r in self.records if r.pk is None]
         stamp = connection.ops.adapt_datetimefield_value(now)
         fields = ["id", "head_name", "phone", "address", "size", "note", "county", "town", "village", "grid",
-                  *self.flag_keys, "created_at", "updated_at"]  # fmt: skip
+                  *self.flag_keys, *ROSTER_COLS, "created_at", "updated_at"]  # fmt: skip
 
         def rows():
             for rec, pk in zip(new, reserve_ids(Household, len(new)), strict=True):
@@ -268,16 +323,17 @@ class HouseholdImporter(Importer):
                     pk, rec.head_name, rec.phone, rec.address, rec.size or 1, rec.note,
                     self.county.pk, self.village_names[rec.village_id][1], rec.village_id,
                     self.grids.get(rec.grid) if rec.grid else None,
-                    *(bool(flags.get(k, False)) for k in self.flag_keys), stamp, stamp,
+                    *(bool(flags.get(k, False)) for k in self.flag_keys),
+                    rec.roster["roster_start"], rec.roster["roster_end"], rec.roster["end_reason"] or "",
+                    stamp, stamp,
                 )  # fmt: skip
 
         insert_rows(Household, fields, rows())
         changed = [r for r in self.records if r.action == "updated"]
-        cols = ("pk", "head_name", "phone", "address", "size", "note", "village_id", "grid_id", *self.flag_keys)
         for chunk in chunks(changed):
             objs = []
             for rec in chunk:
-                current = dict(zip(cols, self.existing[rec.pk], strict=True))
+                current = dict(zip(self.cols, self.existing[rec.pk], strict=True))
                 obj = self.household_obj(rec, pk=rec.pk)
                 if not rec.address:
                     obj.address = current["address"]
@@ -302,10 +358,26 @@ class HouseholdImporter(Importer):
                     "county",
                     "grid",
                     *self.flag_keys,
+                    *ROSTER_COLS,
                     "updated_at",
                 ],
             )
-        self.result.village_ids |= {r.village_id for r in self.records if r.action != "unchanged"}
+        self.record_corrections()
+        self.result.village_ids |= {r["village_id"] for r in self.records if r["action"] != "unchanged"}
+
+    def record_corrections(self):
+        """Every row that back-dated a roster date, as a RosterCorrection with the row's 更正原因 (bulk)."""
+        by_reason: dict[str, list[DateChange]] = {}
+        for rec in self.records:
+            if rec.action == "unchanged" and rec.pk is not None and not rec.dates:
+                continue
+            for key, old, new, new_row in rec.dates:
+                if affects_from(DateChange(None, key, old, new, new_row), self.today) is None:
+                    continue
+                obj = self.household_obj(rec, pk=rec.pk)
+                by_reason.setdefault(rec.why, []).append(DateChange(obj, key, old, new, new_row))
+        for why, changes in by_reason.items():
+            roster_corrections(changes, user=self.user, reason=f"花名册导入：{why}")
 
     def write(self):
         self.write_households()

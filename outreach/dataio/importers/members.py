@@ -11,6 +11,10 @@ from outreach.dataio.writers import BATCH, insert_rows, reserve_ids
 from outreach.lib.names import clean_name
 from outreach.lib.phones import mask_phone
 from outreach.people.models import PartyMember, PartyOrganization
+from outreach.people.services import DateChange, affects_from, roster_corrections
+
+# The member roster's own columns (党员名册 only); [name, phone, organization, 在岗, *these] per member.
+ROSTER = ("joined_on", "left_on", "left_reason")
 
 
 class MemberBook:
@@ -26,19 +30,22 @@ class MemberBook:
         self.new_orgs: dict[str, dict] = {}
         self.by_id, self.by_phone, self.by_org_name = {}, {}, {}
         qs = scoped(importer.user, PartyMember.objects.filter(county=county)).values_list(
-            "pk", "name", "phone", "organization_id", "is_active"
+            "pk", "name", "phone", "organization_id", "is_active", *ROSTER
         )
-        for pk, name, phone, org_id, active in qs:
-            self.by_id[pk] = [name, phone, org_id, active]
+        for pk, name, phone, org_id, active, *roster in qs:
+            self.by_id[pk] = [name, phone, org_id, active, *roster]
             if phone:
                 self.by_phone.setdefault(phone, pk)
             self.by_org_name.setdefault((org_id, clean_name(name)), pk)
         # file-local members: key → ("new", index) or ("old", pk)
-        self.new: list[list] = []  # [name, phone, org_key, active]
+        self.new: list[list] = []  # [name, phone, org_key, active, joined_on, left_on, left_reason]
         self.new_by_phone: dict[str, int] = {}
         self.new_by_org_name: dict[tuple, int] = {}
         self.changes: dict[int, list] = {}
         self._last_memo, self._last_ref = None, None
+        self.today = timezone.localdate()
+        # (ref, field, old, new, new_row, why) of every roster date a row sets to a day already past.
+        self.corrections: list[tuple] = []
 
     def org_key(self, name, town_id, village_id):
         """An existing organization id, or ("new", name) registered for creation."""
@@ -100,6 +107,19 @@ class MemberBook:
         if not name:
             imp.error(row_no, "member_name", "不能为空")
             return None
+        roster = {}
+        for key in ROSTER:
+            if key in values:
+                roster[key], ok = imp.clean(row_no, values, key)
+                if not ok:
+                    return None
+        if roster.get("left_on") and not roster.get("left_reason"):
+            imp.error(row_no, "left_reason", "填写了离开日期，须写明离开原因（组织关系转出、去世等）")
+            return None
+        if roster.get("left_reason") and not roster.get("left_on"):
+            imp.error(row_no, "left_on", "写了离开原因，须填写离开日期")
+            return None
+        why = text(values.get("correction_reason"))[:300]
         if member_id is not None:
             current = self.by_id.get(member_id)
             if current is None:
@@ -138,7 +158,12 @@ class MemberBook:
                     return None
                 org = self.org_key(org_name, town_id, village_id)
                 index = len(self.new)
-                self.new.append([name, phone, org, active])
+                joined = roster.get("joined_on") or self.today
+                left = roster.get("left_on")
+                if not self.check_dates(row_no, ("new", index), joined, left, why, [("joined_on", None, joined)]
+                                        + ([("left_on", None, left)] if left else []), new_row=True):  # fmt: skip
+                    return None
+                self.new.append([name, phone, org, active, joined, left, roster.get("left_reason") or ""])
                 if phone:
                     self.new_by_phone[phone] = index
                 self.new_by_org_name[(org, name)] = index
@@ -152,9 +177,38 @@ class MemberBook:
             if org_name:
                 wanted[2] = self.org_key(org_name, town_id, village_id)
             wanted[3] = active if "is_active" in values and values.get("is_active") not in (None, "") else current[3]
-            if wanted != self.by_id[pk]:
+            for i, key in enumerate(ROSTER, start=4):
+                if roster.get(key):
+                    wanted[i] = roster[key]
+            stored = self.by_id[pk]
+            dates = [
+                (key, stored[i], wanted[i]) for i, key in ((4, "joined_on"), (5, "left_on")) if wanted[i] != stored[i]
+            ]
+            if not self.check_dates(row_no, ("old", pk), wanted[4], wanted[5], why, dates):
+                return None
+            if wanted != stored:
                 self.changes[pk] = wanted
         return ("old", pk)
+
+    def check_dates(self, row_no, ref, joined, left, why, dates, new_row=False) -> bool:
+        """A left date before the joined one is refused; one set to a past day needs the 更正原因 column."""
+        imp = self.importer
+        if left is not None and left < joined:
+            imp.error(row_no, "left_on", "离开日期不能早于列入名册日期")
+            return False
+        for key, old, new in dates:
+            first = affects_from(DateChange(None, key, old, new, new_row), self.today)
+            if first is None:
+                continue
+            if not why:
+                imp.error(
+                    row_no,
+                    key,
+                    f"{new:%Y-%m-%d}早于今天，会改变{first:%Y-%m-%d}以来已经发布的数字（事后更正），请在“更正原因”列写明原因",
+                )
+                return False
+            self.corrections.append((ref, key, old, new, new_row, why))
+        return True
 
     def is_changed(self, ref) -> bool:
         return ref is not None and ref[0] == "old" and ref[1] in self.changes
@@ -183,23 +237,47 @@ class MemberBook:
         self.new_pks = reserve_ids(PartyMember, len(self.new))
         insert_rows(
             PartyMember,
-            ["id", "name", "phone", "organization", "county", "is_active", "created_at", "updated_at"],
+            ["id", "name", "phone", "organization", "county", "is_active", *ROSTER, "created_at", "updated_at"],
             [
-                (pk, n, p, org_id(o), county_id, a, stamp, stamp)
-                for pk, (n, p, o, a) in zip(self.new_pks, self.new, strict=True)
+                (pk, n, p, org_id(o), county_id, a, j, left, why, stamp, stamp)
+                for pk, (n, p, o, a, j, left, why) in zip(self.new_pks, self.new, strict=True)
             ],
         )
         updates = []
-        for pk, (n, p, o, a) in self.changes.items():
-            updates.append(PartyMember(pk=pk, name=n, phone=p, organization_id=org_id(o), is_active=a, updated_at=now))
+        for pk, (n, p, o, a, j, left, why) in self.changes.items():
+            updates.append(
+                PartyMember(
+                    pk=pk, name=n, phone=p, organization_id=org_id(o), county_id=county_id, is_active=a,
+                    joined_on=j, left_on=left, left_reason=why, updated_at=now,
+                )
+            )  # fmt: skip
         if updates:
             PartyMember.objects.bulk_update(
-                updates, ["name", "phone", "organization", "is_active", "updated_at"], batch_size=BATCH
+                updates,
+                ["name", "phone", "organization", "is_active", *ROSTER, "updated_at"],
+                batch_size=BATCH,
             )
+        self.record_corrections()
+        # The summaries of the members' organizations (through their villages) count the new roster.
+        org_ids = {org_id(o) for _n, _p, o, *_rest in self.new} | {m.organization_id for m in updates}
+        self.importer.result.village_ids |= set(
+            PartyOrganization.objects.filter(pk__in=org_ids, village__isnull=False).values_list("village_id", flat=True)
+        )
         if self.new:
             self.importer.result.notes.append(f"新建党员 {len(self.new)} 名")
         if updates:
             self.importer.result.notes.append(f"更新党员信息 {len(updates)} 名")
+
+    def record_corrections(self):
+        if not self.corrections:
+            return
+        pks = {self.pk_of(ref) for ref, *_ in self.corrections}
+        members = PartyMember.objects.select_related("organization").in_bulk(pks)
+        by_reason: dict[str, list[DateChange]] = {}
+        for ref, key, old, new, new_row, why in self.corrections:
+            by_reason.setdefault(why, []).append(DateChange(members[self.pk_of(ref)], key, old, new, new_row))
+        for why, changes in by_reason.items():
+            roster_corrections(changes, user=self.importer.user, reason=f"党员名册导入：{why}")
 
     def pk_of(self, ref) -> int:
         return ref[1] if ref[0] == "old" else self.new_pks[ref[1]]
