@@ -111,6 +111,23 @@ class PendingVillage(models.Model):
         return str(self.village_id)
 
 
+class PendingOrganization(models.Model):
+    """A party organization whose summary rows are stale because its members changed: an agency branch
+    (县农机发展中心党支部) has no village to be marked through, so members' writes mark the organization itself."""
+
+    organization = models.OneToOneField(
+        PartyOrganization, on_delete=models.CASCADE, related_name="+", verbose_name="党组织"
+    )
+    marked_at = models.DateTimeField("标记时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "待刷新的党组织"
+        verbose_name_plural = "待刷新的党组织"
+
+    def __str__(self):
+        return str(self.organization_id)
+
+
 class Bulletin(AppendOnlyModel):
     """A 通报: the ranking of one date frozen when issued. Never changes afterwards (nor do its lines)."""
 

@@ -13,7 +13,7 @@ import datetime as dt
 from collections import defaultdict
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, transaction
 from django.db.models import Count, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -21,6 +21,7 @@ from django.utils import timezone
 from outreach.campaigns.models import Assignment, Campaign
 from outreach.dashboards.models import (
     OrganizationDaySummary,
+    PendingOrganization,
     PendingVillage,
     VillageDaySummary,
 )
@@ -48,27 +49,53 @@ def mark_villages_stale(village_ids) -> int:
     return len(ids)
 
 
+def mark_organizations_stale(organization_ids) -> int:
+    """Note party organizations whose members changed: their rows (and nothing else) are rebuilt next.
+
+    Villages reach their organizations through the village mark; an agency branch (县农机发展中心党支部) is
+    tied to no village, so a write of its members marks the organization itself."""
+    ids = sorted({int(o) for o in organization_ids or () if o})
+    if not ids:
+        return 0
+    PendingOrganization.objects.bulk_create(
+        [PendingOrganization(organization_id=o) for o in ids], ignore_conflicts=True
+    )
+    return len(ids)
+
+
+def has_pending() -> bool:
+    """Whether any village or organization is marked stale (asked of the primary, which was just written)."""
+    return (
+        PendingVillage.objects.using(DEFAULT_DB_ALIAS).exists()
+        or PendingOrganization.objects.using(DEFAULT_DB_ALIAS).exists()
+    )
+
+
 def refresh_pending(older_than_seconds: int = 0, wait: bool = False) -> int:
-    """Rebuild the summary rows of every village marked stale; return how many villages were refreshed.
+    """Rebuild the summary rows of every village and organization marked stale; return how many were refreshed.
 
     With ``older_than_seconds`` nothing is done unless some mark is at least that old (then every stale
-    village is rebuilt). When another refresh holds the lock, ``wait`` waits for it and then takes the marks
-    left (the worker: a mark it skipped would wait for the next visit); otherwise the rows are read as they are.
+    village and organization is rebuilt). When another refresh holds the lock, ``wait`` waits for it and then
+    takes the marks left (the worker: a mark it skipped would wait for the next visit); otherwise the rows are
+    read as they are.
     """
-    pending = PendingVillage.objects.all()
+    villages, orgs = PendingVillage.objects.all(), PendingOrganization.objects.all()
     if older_than_seconds > 0:
-        pending = pending.filter(marked_at__lte=timezone.now() - dt.timedelta(seconds=older_than_seconds))
-    if not pending.exists():
+        cutoff = timezone.now() - dt.timedelta(seconds=older_than_seconds)
+        villages, orgs = villages.filter(marked_at__lte=cutoff), orgs.filter(marked_at__lte=cutoff)
+    if not villages.exists() and not orgs.exists():
         return 0
     with transaction.atomic():
         if not _lock_summaries(wait=wait):
             return 0  # another request is refreshing right now; read the rows as they are
-        pending = list(PendingVillage.objects.select_for_update().values_list("village_id", flat=True))
-        if not pending:
+        villages = list(PendingVillage.objects.select_for_update().values_list("village_id", flat=True))
+        orgs = list(PendingOrganization.objects.select_for_update().values_list("organization_id", flat=True))
+        if not villages and not orgs:
             return 0
-        PendingVillage.objects.filter(village_id__in=pending).delete()
-        _refresh(village_ids=set(pending))
-    return len(pending)
+        PendingVillage.objects.filter(village_id__in=villages).delete()
+        PendingOrganization.objects.filter(organization_id__in=orgs).delete()
+        _refresh(village_ids=set(villages), organization_ids=set(orgs))
+    return len(villages) + len(orgs)
 
 
 def ensure_fresh_summaries(grace_seconds: int | None = None, wait: bool = False) -> int:
@@ -89,6 +116,7 @@ def rebuild_summaries(campaign: Campaign | None = None) -> dict[str, int]:
     counts = {"活动": 0, "村每日汇总": 0, "党组织每日汇总": 0}
     _lock_summaries(wait=True)
     PendingVillage.objects.all().delete()
+    PendingOrganization.objects.all().delete()
     for c in campaigns:
         VillageDaySummary.objects.filter(campaign=c).delete()
         OrganizationDaySummary.objects.filter(campaign=c).delete()
@@ -114,8 +142,10 @@ def _lock_summaries(wait: bool) -> bool:
         return bool(cursor.fetchone()[0])
 
 
-def _refresh(village_ids: set[int]) -> None:
-    org_ids = set(PartyOrganization.objects.filter(village_id__in=village_ids).values_list("pk", flat=True))
+def _refresh(village_ids: set[int], organization_ids: set[int] = frozenset()) -> None:
+    """Rebuild the rows of ``village_ids`` and of every organization they touch, plus ``organization_ids``."""
+    org_ids = set(organization_ids)
+    org_ids |= set(PartyOrganization.objects.filter(village_id__in=village_ids).values_list("pk", flat=True))
     org_ids |= set(
         Assignment.objects.filter(household__village_id__in=village_ids)
         .values_list("member__organization_id", flat=True)
@@ -133,9 +163,10 @@ def _refresh(village_ids: set[int]) -> None:
             pk__in=OrganizationDaySummary.objects.filter(campaign=c, day=c.start_date).values("organization_id")
         )
         org_ids = org_ids | set(missing.values_list("pk", flat=True))
-        VillageDaySummary.objects.filter(campaign=c, village_id__in=village_ids).delete()
+        if village_ids:
+            VillageDaySummary.objects.filter(campaign=c, village_id__in=village_ids).delete()
+            _write_villages(c, village_ids)
         OrganizationDaySummary.objects.filter(campaign=c, organization_id__in=org_ids).delete()
-        _write_villages(c, village_ids)
         _write_organizations(c, org_ids)
 
 

@@ -10,8 +10,7 @@ from django.db import DEFAULT_DB_ALIAS, connection, transaction
 from django_tasks import TaskResultStatus, task
 from django_tasks_db.models import DBTaskResult
 
-from outreach.dashboards.models import PendingVillage
-from outreach.dashboards.services import refresh_pending
+from outreach.dashboards.services import has_pending, refresh_pending
 
 # Ahead of imports and exports in the queue (the database backend runs higher priorities first): a refresh
 # takes a fraction of a second, an import of a county's sheet many seconds.
@@ -22,7 +21,7 @@ _ENQUEUE_LOCK_KEY = 7_202_108_14
 
 @task(priority=PRIORITY)
 def refresh_summaries() -> int:
-    """Rebuild every village marked stale; the number of villages rebuilt."""
+    """Rebuild every village and organization marked stale; the number rebuilt."""
     # Wait for a page's refresh in progress, then take what it left: a mark skipped here has no job left.
     return refresh_pending(wait=True)
 
@@ -37,7 +36,8 @@ def refresh_on_commit() -> None:
 
 
 def enqueue_refresh() -> bool:
-    """Queue ``refresh_summaries`` if villages are marked and no job is waiting to start; whether one was queued.
+    """Queue ``refresh_summaries`` if villages or organizations are marked and no job is waiting to start;
+    whether one was queued.
 
     A job waiting now will read the marks after this commit, so in a burst each later commit costs one query.
     A job already running does not count: it may have read the marks before this commit. When none is
@@ -49,7 +49,7 @@ def enqueue_refresh() -> bool:
     waiting = DBTaskResult.objects.using(DEFAULT_DB_ALIAS).filter(
         task_path=refresh_summaries.module_path, status=TaskResultStatus.READY
     )
-    if waiting.exists() or not PendingVillage.objects.using(DEFAULT_DB_ALIAS).exists():
+    if waiting.exists() or not has_pending():
         return False
     with transaction.atomic(using=DEFAULT_DB_ALIAS):
         if connection.vendor == "postgresql":

@@ -170,6 +170,11 @@ class MemberBook:
         updates = []
         for pk, (n, p, o, a) in self.changes.items():
             updates.append(PartyMember(pk=pk, name=n, phone=p, organization_id=org_id(o), is_active=a, updated_at=now))
+        # The organizations whose 在岗党员数 changed, before and after a move (an agency branch has no village).
+        touched = {org_id(o) for _, _, o, _ in self.new}
+        touched |= {org_id(o) for _, _, o, _ in self.changes.values()}
+        touched |= {self.by_id[pk][2] for pk in self.changes if pk in self.by_id}
+        self.importer.result.organization_ids |= touched
         if updates:
             PartyMember.objects.bulk_update(
                 updates, ["name", "phone", "organization", "is_active", "updated_at"], batch_size=BATCH
