@@ -24,6 +24,7 @@ class FieldFigures(models.Model):
     signed = models.PositiveIntegerField("签承诺书户数", default=0)
     visits = models.PositiveIntegerField("走访次数", default=0)
     qualified_visits = models.PositiveIntegerField("有效走访次数", default=0)
+    flagged_visits = models.PositiveIntegerField("疑点走访次数", default=0, help_text="待核查或确认有误的走访")
     app_installed = models.PositiveIntegerField("走访安装App人数", default=0)
     app_registered = models.PositiveIntegerField("走访注册人数", default=0)
     app_verified = models.PositiveIntegerField("走访实名人数", default=0)

@@ -8,8 +8,9 @@ from outreach.dashboards.services import mark_organizations_stale, mark_villages
 from outreach.dashboards.tasks import refresh_on_commit
 from outreach.lib.signals import field_data_changed
 from outreach.people.models import PartyMember, PartyOrganization
+from outreach.visits.models import RULE_SWITCHES
 
-RULE_FIELDS = ("require_entered", "require_met_person", "require_explained", "require_signed")
+RULE_FIELDS = RULE_SWITCHES
 
 
 @receiver(field_data_changed, dispatch_uid="dashboards_field_data_changed")

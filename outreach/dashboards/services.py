@@ -27,10 +27,10 @@ from outreach.dashboards.models import (
 )
 from outreach.people.models import Household, PartyMember, PartyOrganization
 from outreach.places.models import Village
-from outreach.visits.models import Visit
+from outreach.visits.models import FLAGGED_STATUSES, Visit
 
 BATCH = 2000
-COUNTED = ["households", "assigned", "visited", "signed", "visits", "qualified_visits"]
+COUNTED = ["households", "assigned", "visited", "signed", "visits", "qualified_visits", "flagged_visits"]
 VISIT_SUMS = ["app_installed", "app_registered", "app_verified", "alerts_enabled"]
 
 
@@ -255,11 +255,13 @@ def _write_villages(campaign: Campaign, village_ids: set[int] | None) -> int:
         .annotate(
             n=Count("pk"),
             q=Count("pk", filter=Q(is_qualified=True)),
+            flagged=Count("pk", filter=Q(integrity__in=FLAGGED_STATUSES)),
             **{f"s_{f}": Sum(f) for f in VISIT_SUMS},
         )
     ):
         acc.add(row["village"], row["day"], "visits", row["n"])
         acc.add(row["village"], row["day"], "qualified_visits", row["q"])
+        acc.add(row["village"], row["day"], "flagged_visits", row["flagged"])
         for f in VISIT_SUMS:
             acc.add(row["village"], row["day"], f, row[f"s_{f}"])
     places = {
@@ -329,12 +331,14 @@ def _write_organizations(campaign: Campaign, org_ids: set[int] | None) -> int:
         .annotate(
             n=Count("pk"),
             q=Count("pk", filter=Q(is_qualified=True)),
+            flagged=Count("pk", filter=Q(integrity__in=FLAGGED_STATUSES)),
             **{f"s_{f}": Sum(f) for f in VISIT_SUMS},
         )
     ):
         org = row["visitor__organization"]
         acc.add(org, row["day"], "visits", row["n"])
         acc.add(org, row["day"], "qualified_visits", row["q"])
+        acc.add(org, row["day"], "flagged_visits", row["flagged"])
         for f in VISIT_SUMS:
             acc.add(org, row["day"], f, row[f"s_{f}"])
     fields = COUNTED + VISIT_SUMS + ["members", "active_members"]
