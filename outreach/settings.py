@@ -199,6 +199,9 @@ DASHBOARD_BOTTOM_STREAK = envint("DASHBOARD_BOTTOM_STREAK", 5)
 # never pay for it; if the worker is behind or down, a page pays after this many seconds. 0 (development,
 # tests): at once.
 DASHBOARD_REFRESH_GRACE_SECONDS = envint("DASHBOARD_REFRESH_GRACE_SECONDS", 0 if DEBUG else 30)
+# 通报 vs 走访 reconciliation: the gap (通报注册−走访注册) "jumps" when it moves between two reports by more than
+# this percentage of the earlier report's 安装注册人数.
+RECONCILE_GAP_JUMP_PERCENT = envint("RECONCILE_GAP_JUMP_PERCENT", 10)
 
 # --- Roles, scopes and personal-data protection (issue 3) ---------------------------------------------
 # Login: lock a username *at one address* after repeated failures (one office shares an address, so an

@@ -103,3 +103,34 @@ def test_the_phone_header_and_the_rankings_key_columns_fit_a_390_px_screen(live_
         index = next(i for i, t in enumerate(texts) if t.startswith(label))
         box = headers.nth(index).bounding_box()
         assert box["x"] + box["width"] <= 390, (label, box)
+
+
+def test_it_goes_from_the_ranking_to_the_reconciliation_and_down_to_towns(live_server, places, users, page, tmp_path):
+    from outreach.dashboards.services import rebuild_summaries
+    from tests.factories import make_campaign, make_household, make_visit
+
+    make_campaign()
+    make_visit(
+        make_household(places.zhouzhuang),
+        visited_at=dt.datetime(2021, 8, 12, 10, tzinfo=dt.UTC),
+        app_installed=30,
+        app_registered=30,
+    )
+    RegistrationReport.objects.create(county=places.xinjiang, as_of=dt.date(2021, 8, 13), registered=20, verified=10)
+    RegistrationReport.objects.create(
+        county=places.xinjiang, town=places.longxing, as_of=dt.date(2021, 8, 13), registered=25, verified=10
+    )
+    rebuild_summaries()
+    _log_in(page, live_server, users.county, width=1280)
+    page.goto(f"{live_server.url}/dashboard/rank/county/?date=2021-08-13")
+    assert "新绛县（走访注册多于通报）" in page.locator(".flagged-units").inner_text()
+    assert page.locator("#ranking tbody tr", has_text="新绛县").locator(".flag-badge.warn").count() == 1
+    page.click(".flagged-units >> text=查看对账")
+    page.wait_for_url("**/dashboard/reconcile/?date=2021-08-13")
+    assert page.locator("#reconciliation tbody tr").first.locator("td").first.inner_text() == "新绛县"
+    page.screenshot(path=str(tmp_path / "reconcile.png"), full_page=True)
+    page.click("#reconciliation tbody >> text=新绛县")
+    page.wait_for_url(f"**/dashboard/reconcile/{places.xinjiang.pk}/**")
+    assert "新绛县各乡镇（街道）通报与走访注册对账" in page.locator("h1").inner_text()
+    row = page.locator("#reconciliation tbody tr", has_text="龙兴镇")
+    assert "走访注册多于通报" in row.inner_text()

@@ -4,7 +4,7 @@ import uuid
 import pytest
 
 from outreach.campaigns.models import Campaign
-from outreach.visits.models import QUALIFYING_CHECKS, FraudType, QualifyingRule, Visit
+from outreach.visits.models import QUALIFYING_CHECKS, FraudType, IntegrityStatus, QualifyingRule, Visit
 from outreach.visits.services import record_visit, requalify_visits
 from tests.factories import make_campaign, make_household, make_member, make_visit
 
@@ -60,15 +60,19 @@ def test_it_qualifies_a_visit_by_the_campaign_rule(places):
 
 
 def test_it_answers_the_same_in_python_and_in_sql_for_every_rule_and_every_visit(places):
-    """四真 is declared once (``QUALIFYING_CHECKS``): the Python reading (``record_visit``, the admin) and the
-    SQL reading (``requalify_visits``) agree for all 16 campaign rules × 16 tick combinations × with or
-    without a script explained, and both match the count the rule implies."""
+    """The rule is declared once (``QUALIFYING_CHECKS``): the Python reading (``record_visit``, the admin) and the
+    SQL reading (``requalify_visits``) agree for all 32 campaign rules (四真 and 待核查的走访不计入入户率) × every
+    combination of the visit's ticks and integrity status × with or without a script explained, and both
+    match the count the rule implies."""
     household = make_household(places.zhouzhuang)
     script = FraudType.objects.first()
     campaign = make_campaign(name="四真核对")
-    ticks = [check.tick for check in QUALIFYING_CHECKS]
+    choices = {
+        check.tick: list(IntegrityStatus.values) if check.refused else [False, True] for check in QUALIFYING_CHECKS
+    }
+    ticks = list(choices)
     visits = {}
-    for combination in itertools.product([False, True], repeat=len(ticks)):
+    for combination in itertools.product(*choices.values()):
         for scripts in ([], [script]):
             visit = make_visit(
                 household, campaign=campaign, fraud_types=scripts, **dict(zip(ticks, combination, strict=True))
@@ -87,9 +91,13 @@ def test_it_answers_the_same_in_python_and_in_sql_for_every_rule_and_every_visit
                 in_python.add(pk)
         in_sql = set(Visit.objects.filter(rule.as_q(), campaign=campaign).values_list("pk", flat=True))
         assert in_sql == in_python, switches
-        # Every required tick must be on; 真讲解 also halves the visits by the script.
-        required = sum(switches)
-        assert len(in_python) == 2 ** (len(ticks) - required) * (1 if campaign.require_explained else 2)
+        # Every required tick must be on, a required integrity must not be refused; 真讲解 also halves the
+        # visits by the script.
+        expected = 1 if campaign.require_explained else 2
+        for check, on in zip(QUALIFYING_CHECKS, switches, strict=True):
+            values = choices[check.tick]
+            expected *= (len(values) - len(check.refused) if check.refused else 1) if on else len(values)
+        assert len(in_python) == expected, switches
         requalify_visits(campaign)
         stored = set(Visit.objects.filter(campaign=campaign, is_qualified=True).values_list("pk", flat=True))
         assert stored == in_python, switches

@@ -28,7 +28,7 @@ from outreach.benchmarks.load import LoadSpec, OpenLoopSpec, gunicorn, run_load,
 from outreach.benchmarks.models import CityBuild
 from outreach.benchmarks.registry import FIGURE_NAMES, Target, measurement, median_of, summarize
 from outreach.campaigns.models import Assignment
-from outreach.dashboards.models import OrganizationDaySummary
+from outreach.dashboards.models import OrganizationDaySummary, PendingOrganization
 from outreach.lib.signals import field_data_changed
 from outreach.people.models import Household, PartyMember, PartyOrganization, Resident
 from outreach.places.models import GridArea
@@ -301,6 +301,8 @@ def undo_import(county_code: str, since, last_org_id: int) -> None:
         organizations = PartyOrganization.objects.filter(pk__gt=last_org_id, members=None, children=None)
         # A summary refresh (the db_worker job the import queued) may already have given them summary rows.
         _delete_rows(OrganizationDaySummary.objects.filter(organization__in=organizations))
+        # And the marks its member writes left for that job (a raw DELETE cascades to nothing).
+        _delete_rows(PendingOrganization.objects.filter(organization__in=organizations))
         _delete_rows(organizations)
 
 

@@ -28,7 +28,15 @@ class CampaignAdmin(OutreachModelAdmin):
         ("目标", {"fields": ["target_visit_rate", "target_registration_rate"]}),
         (
             "有效走访规则",
-            {"fields": ["require_entered", "require_met_person", "require_explained", "require_signed"]},
+            {
+                "fields": [
+                    "require_entered",
+                    "require_met_person",
+                    "require_explained",
+                    "require_signed",
+                    "exclude_flagged",
+                ]
+            },
         ),
     ]
 

@@ -26,6 +26,11 @@ class Campaign(models.Model):
     require_met_person = models.BooleanField("有效走访须真人见", default=True)
     require_explained = models.BooleanField("有效走访须至少讲解一类诈骗", default=True)
     require_signed = models.BooleanField("有效走访须签承诺书", default=True)
+    exclude_flagged = models.BooleanField(
+        "待核查的走访不计入入户率",
+        default=False,
+        help_text="开启后，有疑点（待核查或确认有误）的走访不算有效走访，核查确认无误后才计入入户率",
+    )
     created_at = models.DateTimeField("创建时间", auto_now_add=True)
 
     class Meta:

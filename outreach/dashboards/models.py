@@ -24,6 +24,7 @@ class FieldFigures(models.Model):
     signed = models.PositiveIntegerField("签承诺书户数", default=0)
     visits = models.PositiveIntegerField("走访次数", default=0)
     qualified_visits = models.PositiveIntegerField("有效走访次数", default=0)
+    flagged_visits = models.PositiveIntegerField("疑点走访次数", default=0, help_text="待核查或确认有误的走访")
     app_installed = models.PositiveIntegerField("走访安装App人数", default=0)
     app_registered = models.PositiveIntegerField("走访注册人数", default=0)
     app_verified = models.PositiveIntegerField("走访实名人数", default=0)
@@ -109,6 +110,23 @@ class PendingVillage(models.Model):
 
     def __str__(self):
         return str(self.village_id)
+
+
+class PendingOrganization(models.Model):
+    """A party organization whose summary rows are stale because its members changed: an agency branch
+    (县农机发展中心党支部) has no village to be marked through, so members' writes mark the organization itself."""
+
+    organization = models.OneToOneField(
+        PartyOrganization, on_delete=models.CASCADE, related_name="+", verbose_name="党组织"
+    )
+    marked_at = models.DateTimeField("标记时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "待刷新的党组织"
+        verbose_name_plural = "待刷新的党组织"
+
+    def __str__(self):
+        return str(self.organization_id)
 
 
 class Bulletin(AppendOnlyModel):

@@ -13,6 +13,7 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db.models import (
     Count,
     Exists,
@@ -48,7 +49,7 @@ from outreach.places.models import (
     report_population_label,
 )
 from outreach.registrations.models import RegistrationReport
-from outreach.visits.models import Visit
+from outreach.visits.models import FLAGGED_STATUSES, Visit
 
 LEVELS = {
     "county": "县（市、区）",
@@ -67,11 +68,14 @@ FIELD_FIGURES = [
     "signed",
     "visits",
     "qualified_visits",
+    "flagged_visits",
     "app_installed",
     "app_registered",
     "app_verified",
     "alerts_enabled",
 ]
+# Levels whose rows carry official figures, so 通报 and 走访 are reconciled on them.
+RECONCILED_LEVELS = ("county", "town", "zone")
 # An official report older than this is not shown as the figure of a later date.
 REPORT_WINDOW_DAYS = 31
 # How many of the newest report dates a ranking page reads (it links the latest few).
@@ -428,6 +432,7 @@ def _grid_figures(village: Village, as_of: dt.date, campaign) -> list[dict]:
                 signed=Count("household", distinct=True, filter=Q(signed=True) & listed),
                 visits=Count("pk"),
                 qualified_visits=Count("pk", filter=Q(is_qualified=True)),
+                flagged_visits=Count("pk", filter=Q(integrity__in=FLAGGED_STATUSES)),
                 **_sum_fields(["app_installed", "app_registered", "app_verified", "alerts_enabled"]),
             )
         ):
@@ -451,6 +456,20 @@ def _fill_defaults(rows: list[dict], level: str) -> None:
         row["gap"] = row["registered"] - row["app_registered"] if row.get("registered") is not None else None
         for metric in m.METRICS:
             row[f"v_{metric.key}"] = metric.value(row)
+        row[f"v_{m.FLAGGED_SHARE.key}"] = m.FLAGGED_SHARE.value(row)
+
+
+def reconcile_row(row: dict, previous: dict | None) -> list[str]:
+    """The 通报 vs 走访 flags of one row against the same unit's row on the previous report date: the one
+    reading the reconciliation page and the ranking's badge share."""
+    previous = previous or {}
+    return m.reconcile(
+        row.get("registered"),
+        row.get("app_registered"),
+        previous.get("registered"),
+        previous.get("app_registered"),
+        jump_percent=settings.RECONCILE_GAP_JUMP_PERCENT,
+    )
 
 
 def ranking(
@@ -488,6 +507,8 @@ def ranking(
         row["delta_value"] = m.delta_value(metric_obj, row["_value"], prev["_value"] if prev else None)
         row["delta"] = m.format_delta(metric_obj, row["_value"], prev["_value"] if prev else None)
         row["value"] = metric_obj.display(row)
+        if level in RECONCILED_LEVELS:
+            row["reconcile"] = reconcile_row(row, prev)
     corrections = roster_corrections(level, parent, as_of)
     for row in rows:
         row["roster_corrections"] = corrections["by_unit"].get(row["pk"], 0) if corrections["by_unit"] else 0
@@ -533,6 +554,61 @@ def roster_corrections(level: str, parent, as_of: dt.date, shown: int = 3) -> di
     if not latest:
         total = 0
     return {"total": total, "by_unit": by_unit, "latest": latest}
+
+
+@dataclass
+class Reconciliation:
+    """通报 vs 走访 of every county (or every town of a county) on one date, with the previous report's."""
+
+    level: str
+    parent: object | None
+    as_of: dt.date
+    previous_as_of: dt.date | None
+    choice: CampaignChoice
+    rows: list[dict] = field(default_factory=list)
+
+    @property
+    def campaign(self) -> Campaign | None:
+        return self.choice.campaign
+
+    @property
+    def level_name(self) -> str:
+        return LEVELS[self.level]
+
+    @property
+    def flagged(self) -> list[dict]:
+        return [row for row in self.rows if row["reconcile"]]
+
+
+def reconciliation(parent=None, as_of: dt.date | None = None, campaign=None) -> Reconciliation:
+    """Per county (``parent`` None) or per town of the county ``parent`` on ``as_of``: the official
+    安装注册人数 beside the registrations recorded in visits, the gap, the previous report's gap, and the
+    flags of ``reconcile_row`` — the same rows, dates and campaign as the ranking of that level."""
+    level = "county" if parent is None else "town"
+    as_of = as_of or default_as_of()
+    choice = page_campaign(scope_county(parent), as_of, requested=getattr(campaign, "pk", campaign))
+    previous = previous_report_date(as_of)
+    sums = _Sums(choice.campaign, [_summary_day(choice.campaign, as_of), _summary_day(choice.campaign, previous)])
+    rows = _unit_figures(level, parent, as_of, choice.campaign, sums)
+    _fill_defaults(rows, level)
+    before = {}
+    if previous is not None:
+        prev_rows = _unit_figures(level, parent, previous, choice.campaign, sums)
+        _fill_defaults(prev_rows, level)
+        before = {r["pk"]: r for r in prev_rows}
+    for row in rows:
+        prev = before.get(row["pk"]) or {}
+        row["previous_registered"] = prev.get("registered")
+        row["previous_app_registered"] = prev.get("app_registered")
+        row["previous_gap"] = prev.get("gap")
+        row["gap_change"] = (
+            row["gap"] - row["previous_gap"] if row["gap"] is not None and row["previous_gap"] is not None else None
+        )
+        row["reconcile"] = reconcile_row(row, prev)
+        row["reconcile_text"] = "、".join(m.RECONCILE_FLAGS[f] for f in row["reconcile"])
+    # Flagged units first, then by code, so the list a county reads starts with what to chase.
+    rows.sort(key=lambda r: (not r["reconcile"], r["code"]))
+    return Reconciliation(level, parent, as_of, previous, choice, rows)
 
 
 # ------------------------------------------------------------------------------------------------ trends

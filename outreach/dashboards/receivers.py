@@ -1,24 +1,54 @@
 """Receivers that keep the summary rows honest: lower apps send signals, they never import dashboards."""
 
-from django.db.models.signals import post_save, pre_save
+from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
 from outreach.campaigns.models import Campaign
-from outreach.dashboards.services import mark_villages_stale
+from outreach.dashboards.services import mark_organizations_stale, mark_villages_stale
 from outreach.dashboards.tasks import refresh_on_commit
 from outreach.lib.signals import field_data_changed
-from outreach.visits.models import QUALIFYING_CHECKS
+from outreach.people.models import PartyMember, PartyOrganization
+from outreach.visits.models import RULE_SWITCHES
 
 # The campaign's 有效走访 switches, named once in visits.models.
-RULE_FIELDS = tuple(check.switch for check in QUALIFYING_CHECKS)
+RULE_FIELDS = RULE_SWITCHES
 
 
 @receiver(field_data_changed, dispatch_uid="dashboards_field_data_changed")
-def on_field_data_changed(sender, village_ids=(), **kwargs):
+def on_field_data_changed(sender, village_ids=(), organization_ids=(), **kwargs):
     # Only a mark inside the writer's transaction (one INSERT, so a visit POST stays cheap); the rebuild is
     # one queued job, enqueued on commit unless one is already waiting. A village already marked was queued
     # for by the writer that marked it: a burst of visits to one village asks the queue once.
-    if mark_villages_stale(village_ids):
+    marked = mark_villages_stale(village_ids)
+    marked += mark_organizations_stale(organization_ids)
+    if marked:
+        refresh_on_commit()
+
+
+# Members one by one (admin, demo): their organization's 在岗党员数 and 党员参与率 change, and an agency branch
+# has no village whose mark would reach it. Bulk writes (imports) send ``organization_ids`` instead.
+@receiver(pre_save, sender=PartyMember, dispatch_uid="dashboards_member_before")
+def remember_member_organization(sender, instance, raw=False, **kwargs):
+    instance._organization_before = (
+        None
+        if raw or instance.pk is None
+        else PartyMember.objects.filter(pk=instance.pk).values_list("organization_id", flat=True).first()
+    )
+
+
+@receiver(post_save, sender=PartyMember, dispatch_uid="dashboards_member_saved")
+@receiver(post_delete, sender=PartyMember, dispatch_uid="dashboards_member_deleted")
+def on_member_changed(sender, instance, raw=False, **kwargs):
+    if raw:
+        return
+    if mark_organizations_stale({instance.organization_id, getattr(instance, "_organization_before", None)}):
+        refresh_on_commit()
+
+
+@receiver(post_save, sender=PartyOrganization, dispatch_uid="dashboards_organization_saved")
+def on_organization_saved(sender, instance, raw=False, **kwargs):
+    # A new branch gets its rows; a branch moved to another town or village carries its new places.
+    if not raw and mark_organizations_stale({instance.pk}):
         refresh_on_commit()
 
 

@@ -13,7 +13,7 @@ import datetime as dt
 from collections import defaultdict
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, transaction
 from django.db.models import Count, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -21,15 +21,16 @@ from django.utils import timezone
 from outreach.campaigns.models import Assignment, Campaign
 from outreach.dashboards.models import (
     OrganizationDaySummary,
+    PendingOrganization,
     PendingVillage,
     VillageDaySummary,
 )
 from outreach.people.models import Household, PartyMember, PartyOrganization
 from outreach.places.models import Village
-from outreach.visits.models import Visit
+from outreach.visits.models import FLAGGED_STATUSES, Visit
 
 BATCH = 2000
-COUNTED = ["households", "assigned", "visited", "signed", "visits", "qualified_visits"]
+COUNTED = ["households", "assigned", "visited", "signed", "visits", "qualified_visits", "flagged_visits"]
 VISIT_SUMS = ["app_installed", "app_registered", "app_verified", "alerts_enabled"]
 # The roster dates a summary counts by (``people.models.on_roster_q`` is the same rule for one day).
 ROSTER = ("roster_start", "roster_end")
@@ -68,27 +69,53 @@ def mark_villages_stale(village_ids) -> int:
         return max(cursor.rowcount, 0)
 
 
+def mark_organizations_stale(organization_ids) -> int:
+    """Note party organizations whose members changed: their rows (and nothing else) are rebuilt next.
+
+    Villages reach their organizations through the village mark; an agency branch (县农机发展中心党支部) is
+    tied to no village, so a write of its members marks the organization itself."""
+    ids = sorted({int(o) for o in organization_ids or () if o})
+    if not ids:
+        return 0
+    PendingOrganization.objects.bulk_create(
+        [PendingOrganization(organization_id=o) for o in ids], ignore_conflicts=True
+    )
+    return len(ids)
+
+
+def has_pending() -> bool:
+    """Whether any village or organization is marked stale (asked of the primary, which was just written)."""
+    return (
+        PendingVillage.objects.using(DEFAULT_DB_ALIAS).exists()
+        or PendingOrganization.objects.using(DEFAULT_DB_ALIAS).exists()
+    )
+
+
 def refresh_pending(older_than_seconds: int = 0, wait: bool = False) -> int:
-    """Rebuild the summary rows of every village marked stale; return how many villages were refreshed.
+    """Rebuild the summary rows of every village and organization marked stale; return how many were refreshed.
 
     With ``older_than_seconds`` nothing is done unless some mark is at least that old (then every stale
-    village is rebuilt). When another refresh holds the lock, ``wait`` waits for it and then takes the marks
-    left (the worker: a mark it skipped would wait for the next visit); otherwise the rows are read as they are.
+    village and organization is rebuilt). When another refresh holds the lock, ``wait`` waits for it and then
+    takes the marks left (the worker: a mark it skipped would wait for the next visit); otherwise the rows are
+    read as they are.
     """
-    pending = PendingVillage.objects.all()
+    villages, orgs = PendingVillage.objects.all(), PendingOrganization.objects.all()
     if older_than_seconds > 0:
-        pending = pending.filter(marked_at__lte=timezone.now() - dt.timedelta(seconds=older_than_seconds))
-    if not pending.exists():
+        cutoff = timezone.now() - dt.timedelta(seconds=older_than_seconds)
+        villages, orgs = villages.filter(marked_at__lte=cutoff), orgs.filter(marked_at__lte=cutoff)
+    if not villages.exists() and not orgs.exists():
         return 0
     with transaction.atomic():
         if not _lock_summaries(wait=wait):
             return 0  # another request is refreshing right now; read the rows as they are
-        pending = list(PendingVillage.objects.select_for_update().values_list("village_id", flat=True))
-        if not pending:
+        villages = list(PendingVillage.objects.select_for_update().values_list("village_id", flat=True))
+        orgs = list(PendingOrganization.objects.select_for_update().values_list("organization_id", flat=True))
+        if not villages and not orgs:
             return 0
-        PendingVillage.objects.filter(village_id__in=pending).delete()
-        _refresh(village_ids=set(pending))
-    return len(pending)
+        PendingVillage.objects.filter(village_id__in=villages).delete()
+        PendingOrganization.objects.filter(organization_id__in=orgs).delete()
+        _refresh(village_ids=set(villages), organization_ids=set(orgs))
+    return len(villages) + len(orgs)
 
 
 def ensure_fresh_summaries(grace_seconds: int | None = None, wait: bool = False) -> int:
@@ -109,6 +136,7 @@ def rebuild_summaries(campaign: Campaign | None = None) -> dict[str, int]:
     counts = {"活动": 0, "村每日汇总": 0, "党组织每日汇总": 0}
     _lock_summaries(wait=True)
     PendingVillage.objects.all().delete()
+    PendingOrganization.objects.all().delete()
     for c in campaigns:
         VillageDaySummary.objects.filter(campaign=c).delete()
         OrganizationDaySummary.objects.filter(campaign=c).delete()
@@ -134,8 +162,10 @@ def _lock_summaries(wait: bool) -> bool:
         return bool(cursor.fetchone()[0])
 
 
-def _refresh(village_ids: set[int]) -> None:
-    org_ids = set(PartyOrganization.objects.filter(village_id__in=village_ids).values_list("pk", flat=True))
+def _refresh(village_ids: set[int], organization_ids: set[int] = frozenset()) -> None:
+    """Rebuild the rows of ``village_ids`` and of every organization they touch, plus ``organization_ids``."""
+    org_ids = set(organization_ids)
+    org_ids |= set(PartyOrganization.objects.filter(village_id__in=village_ids).values_list("pk", flat=True))
     org_ids |= set(
         Assignment.objects.filter(household__village_id__in=village_ids)
         .values_list("member__organization_id", flat=True)
@@ -153,9 +183,10 @@ def _refresh(village_ids: set[int]) -> None:
             pk__in=OrganizationDaySummary.objects.filter(campaign=c, day=c.start_date).values("organization_id")
         )
         org_ids = org_ids | set(missing.values_list("pk", flat=True))
-        VillageDaySummary.objects.filter(campaign=c, village_id__in=village_ids).delete()
+        if village_ids:
+            VillageDaySummary.objects.filter(campaign=c, village_id__in=village_ids).delete()
+            _write_villages(c, village_ids)
         OrganizationDaySummary.objects.filter(campaign=c, organization_id__in=org_ids).delete()
-        _write_villages(c, village_ids)
         _write_organizations(c, org_ids)
 
 
@@ -263,11 +294,13 @@ def _write_villages(campaign: Campaign, village_ids: set[int] | None) -> int:
         .annotate(
             n=Count("pk"),
             q=Count("pk", filter=Q(is_qualified=True)),
+            flagged=Count("pk", filter=Q(integrity__in=FLAGGED_STATUSES)),
             **{f"s_{f}": Sum(f) for f in VISIT_SUMS},
         )
     ):
         acc.add(row["village"], row["day"], "visits", row["n"])
         acc.add(row["village"], row["day"], "qualified_visits", row["q"])
+        acc.add(row["village"], row["day"], "flagged_visits", row["flagged"])
         for f in VISIT_SUMS:
             acc.add(row["village"], row["day"], f, row[f"s_{f}"])
     places = {
@@ -342,12 +375,14 @@ def _write_organizations(campaign: Campaign, org_ids: set[int] | None) -> int:
         .annotate(
             n=Count("pk"),
             q=Count("pk", filter=Q(is_qualified=True)),
+            flagged=Count("pk", filter=Q(integrity__in=FLAGGED_STATUSES)),
             **{f"s_{f}": Sum(f) for f in VISIT_SUMS},
         )
     ):
         org = row["visitor__organization"]
         acc.add(org, row["day"], "visits", row["n"])
         acc.add(org, row["day"], "qualified_visits", row["q"])
+        acc.add(org, row["day"], "flagged_visits", row["flagged"])
         for f in VISIT_SUMS:
             acc.add(org, row["day"], f, row[f"s_{f}"])
     fields = COUNTED + VISIT_SUMS + ["members", "active_members"]

@@ -1,7 +1,7 @@
 """Ranking tables: columns declared once; levels leave out the columns that mean nothing for them."""
 
 import django_tables2 as tables
-from django.utils.html import conditional_escape, format_html
+from django.utils.html import conditional_escape, format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 from django_tables2.data import TableListData
@@ -213,6 +213,58 @@ class NameColumn(tables.Column):
         return xlsx.Column(header, kind="text", missing=m.DASH)
 
 
+class FlaggedShareColumn(tables.Column):
+    """疑点走访占比 (``metrics.FLAGGED_SHARE``): a badge on rows with flagged visits, the share as a number in Excel."""
+
+    def __init__(self, **kwargs):
+        self.metric = m.FLAGGED_SHARE
+        kwargs.setdefault("attrs", {"td": {"class": "num"}, "th": {"class": "num", "title": self.metric.definition}})
+        super().__init__(verbose_name=self.metric.name, accessor=f"v_{self.metric.key}", default=m.DASH, **kwargs)
+
+    def cell_html(self, record):
+        value = record.get(f"v_{self.metric.key}")
+        text = m.format_value(self.metric, value)
+        if value:
+            flagged = record.get("flagged_visits") or 0
+            return format_html('<span class="flag-badge" title="疑点走访{}次">疑 {}</span>', f"{flagged:,}", text)
+        return text
+
+    def render(self, value, record):
+        return self.cell_html(record)
+
+    def export_value(self, record):
+        return m.export_value(self.metric, record.get(f"v_{self.metric.key}"))
+
+    def export_column(self, header, table):
+        return metric_column(header, self.metric)
+
+
+class ReconcileColumn(tables.Column):
+    """通报对账: the reconciliation flags of a county or town row (``queries.reconcile_row``) as badges."""
+
+    def __init__(self, **kwargs):
+        title = "；".join(f"{m.RECONCILE_FLAGS[k]}：{d}" for k, d in m.RECONCILE_DEFINITIONS.items())
+        kwargs.setdefault("attrs", {"th": {"title": title}})
+        super().__init__(verbose_name="通报对账", accessor="reconcile", default="", orderable=False, **kwargs)
+
+    def cell_html(self, record):
+        flags = record.get("reconcile") or []
+        return format_html_join(
+            "",
+            '<span class="flag-badge warn" title="{}">{}</span>',
+            ((m.RECONCILE_DEFINITIONS[f], m.RECONCILE_FLAGS[f]) for f in flags),
+        )
+
+    def render(self, value, record):
+        return self.cell_html(record)
+
+    def export_value(self, record):
+        return "、".join(m.RECONCILE_FLAGS[f] for f in record.get("reconcile") or [])
+
+    def export_column(self, header, table):
+        return xlsx.Column(header, kind="text", missing="")
+
+
 OFFICIAL_COLUMNS = [
     "population",
     "population_source",
@@ -256,6 +308,8 @@ class RankingTable(BaseTable):
     alerts_enabled = FigureColumn(verbose_name="预警已开启")
     verify_to_alerts = MetricColumn("verify_to_alerts")
     gap = FigureColumn(verbose_name="通报注册−走访注册")
+    reconcile = ReconcileColumn()
+    flagged_share = FlaggedShareColumn()
 
     class Meta(BaseTable.Meta):
         pass
@@ -264,9 +318,9 @@ class RankingTable(BaseTable):
         "county": [],
         "town": [],
         "zone": [],
-        "village": OFFICIAL_COLUMNS + ["gap"],
-        "grid": OFFICIAL_COLUMNS + ["gap"] + MEMBER_COLUMNS,
-        "organization": OFFICIAL_COLUMNS + ["gap", "coverage_rate", "assigned"],
+        "village": OFFICIAL_COLUMNS + ["gap", "reconcile"],
+        "grid": OFFICIAL_COLUMNS + ["gap", "reconcile"] + MEMBER_COLUMNS,
+        "organization": OFFICIAL_COLUMNS + ["gap", "reconcile", "coverage_rate", "assigned"],
     }
 
     def __init__(self, *args, metric: m.Metric | None = None, **kwargs):
@@ -338,3 +392,53 @@ class SupervisionOrderTable(BaseTable):
         if record.is_overdue:
             return format_html('{} <span class="overdue">逾期</span>', record.get_state_display())
         return record.get_state_display()
+
+
+class DateColumn(tables.Column):
+    """A date shown as 2021-08-13 and written as a date cell; "—" when unknown."""
+
+    def cell_html(self, record):
+        value = self.accessor.resolve(record, quiet=True)
+        return m.DASH if value is None else f"{value:%Y-%m-%d}"
+
+    def export_value(self, record):
+        return self.accessor.resolve(record, quiet=True)
+
+    def export_column(self, header, table):
+        return xlsx.Column(header, kind="date", missing=m.DASH)
+
+
+class ChangeColumn(tables.Column):
+    """A signed integer change (差额较上期): "+120", a signed number cell in Excel."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("attrs", {"td": {"class": "num"}, "th": {"class": "num"}})
+        super().__init__(*args, **kwargs)
+
+    def cell_html(self, record):
+        value = self.accessor.resolve(record, quiet=True)
+        return m.DASH if value is None else f"{value:+,}"
+
+    def export_value(self, record):
+        return self.accessor.resolve(record, quiet=True)
+
+    def export_column(self, header, table):
+        return xlsx.Column(header, kind="change", decimals=0, missing=m.DASH)
+
+
+class ReconciliationTable(BaseTable):
+    """通报 vs 走访 per county or town on one date (``queries.reconciliation``), flagged units first."""
+
+    name = NameColumn(verbose_name="单位", attrs={"td": {"class": "name"}})
+    reconcile = ReconcileColumn()
+    report_date = DateColumn(verbose_name="通报日期")
+    registered = FigureColumn(verbose_name="通报安装注册人数")
+    app_registered = FigureColumn(verbose_name="走访注册人数")
+    gap = FigureColumn(verbose_name="通报注册−走访注册")
+    previous_registered = FigureColumn(verbose_name="上期通报安装注册人数")
+    previous_app_registered = FigureColumn(verbose_name="上期走访注册人数")
+    previous_gap = FigureColumn(verbose_name="上期差额")
+    gap_change = ChangeColumn(verbose_name="差额较上期")
+
+    class Meta(BaseTable.Meta):
+        orderable = False

@@ -6,12 +6,11 @@ one job, and the job rebuilds every village marked by then. With the ImmediateBa
 the job runs inline on commit, once per transaction however many rows it marked.
 """
 
-from django.db import DEFAULT_DB_ALIAS, connection, transaction
-from django_tasks import TaskResultStatus, task
-from django_tasks_db.models import DBTaskResult
+from django.db import transaction
+from django_tasks import task
 
-from outreach.dashboards.models import PendingVillage
-from outreach.dashboards.services import refresh_pending
+from outreach.dashboards.services import has_pending, refresh_pending
+from outreach.lib.jobs import enqueue_unless_waiting
 
 # Ahead of imports and exports in the queue (the database backend runs higher priorities first): a refresh
 # takes a fraction of a second, an import of a county's sheet many seconds.
@@ -22,7 +21,7 @@ _ENQUEUE_LOCK_KEY = 7_202_108_14
 
 @task(priority=PRIORITY)
 def refresh_summaries() -> int:
-    """Rebuild every village marked stale; the number of villages rebuilt."""
+    """Rebuild every village and organization marked stale; the number rebuilt."""
     # Wait for a page's refresh in progress, then take what it left: a mark skipped here has no job left.
     return refresh_pending(wait=True)
 
@@ -37,25 +36,6 @@ def refresh_on_commit() -> None:
 
 
 def enqueue_refresh() -> bool:
-    """Queue ``refresh_summaries`` if villages are marked and no job is waiting to start; whether one was queued.
-
-    A job waiting now will read the marks after this commit, so in a burst each later commit costs one query.
-    A job already running does not count: it may have read the marks before this commit. When none is
-    waiting, the marks are looked at (an earlier callback of this commit may have taken them all, as the
-    ImmediateBackend does), then the check is repeated and the job queued under a transaction-scoped lock on
-    PostgreSQL, so two commits never both queue one.
-    """
-    # Asked of the primary, which was just written: a lagging replica could answer with older rows.
-    waiting = DBTaskResult.objects.using(DEFAULT_DB_ALIAS).filter(
-        task_path=refresh_summaries.module_path, status=TaskResultStatus.READY
-    )
-    if waiting.exists() or not PendingVillage.objects.using(DEFAULT_DB_ALIAS).exists():
-        return False
-    with transaction.atomic(using=DEFAULT_DB_ALIAS):
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_ENQUEUE_LOCK_KEY])
-        if waiting.exists():
-            return False
-        refresh_summaries.enqueue()
-    return True
+    """Queue ``refresh_summaries`` if villages or organizations are marked and no job is waiting to start;
+    whether one was queued (``lib.jobs.enqueue_unless_waiting``: a burst of commits queues one job)."""
+    return enqueue_unless_waiting(refresh_summaries, has_pending, _ENQUEUE_LOCK_KEY)

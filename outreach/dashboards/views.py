@@ -6,6 +6,7 @@ primary) and then only reads, from the replica when one is configured.
 
 import datetime as dt
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -28,7 +29,7 @@ from outreach.dashboards import bulletins, charts, queries
 from outreach.dashboards.models import Bulletin
 from outreach.dashboards.services import ensure_fresh_summaries
 from outreach.dashboards.supervision_views import supervise_columns
-from outreach.dashboards.tables import RankingTable, metric_column
+from outreach.dashboards.tables import RankingTable, ReconciliationTable, metric_column
 from outreach.lib import metrics as m
 from outreach.lib import xlsx
 from outreach.people.models import vulnerable_labels
@@ -183,6 +184,9 @@ def _ranking_page(request, level: str, parent):
         request,
         "dashboards/ranking.html",
         {
+            **_flagged_units(level, parent, result, request),
+            "flagged_share": m.FLAGGED_SHARE,
+            "reconcile_definitions": [(m.RECONCILE_FLAGS[k], d) for k, d in m.RECONCILE_DEFINITIONS.items()],
             "title": title,
             "result": result,
             "table": table,
@@ -196,6 +200,87 @@ def _ranking_page(request, level: str, parent):
             "export_url": f"?{query.urlencode()}",
             "report_dates": dates,
             "choice": result.choice,
+        },
+    )
+
+
+def _flagged_units(level: str, parent, result, request) -> dict:
+    """The ranking's units whose 通报 and 走访 do not reconcile, listed above the table with a link to the
+    reconciliation page of the same scope, date and campaign."""
+    if level not in queries.RECONCILED_LEVELS:
+        return {}
+    query = {k: request.GET[k] for k in ("date", "campaign") if request.GET.get(k)}
+    if parent is None:
+        url = reverse("dashboards:reconciliation")
+    else:
+        url = reverse("dashboards:county_reconciliation", args=[parent.pk])
+    flagged = [
+        {"name": row["name"], "flags": "、".join(m.RECONCILE_FLAGS[f] for f in row["reconcile"])}
+        for row in result.rows
+        if row.get("reconcile")
+    ]
+    return {"reconcile_flagged": flagged, "reconcile_url": f"{url}?{urlencode(query)}" if query else url}
+
+
+@login_required
+def reconciliation(request, county_pk: int | None = None):
+    """通报 vs 走访: per county (published like the county ranking) or per town of a county in scope (404 else)."""
+    parent = None
+    if county_pk is not None:
+        parent = get_in_scope_or_404(request.user, County.objects.all(), pk=county_pk)
+    ensure_fresh_summaries()
+    result = queries.reconciliation(parent, _as_of(request), campaign=request.GET.get("campaign") or None)
+    query = {k: request.GET[k] for k in ("date", "campaign") if request.GET.get(k)}
+    if parent is None:
+        reachable = set(
+            scope_queryset(request.user, County.objects.filter(pk__in=[r["pk"] for r in result.rows])).values_list(
+                "pk", flat=True
+            )
+        )
+        for row in result.rows:
+            if row["pk"] in reachable:
+                url = reverse("dashboards:county_reconciliation", args=[row["pk"]])
+                row["url"] = f"{url}?{urlencode(query)}" if query else url
+    table = ReconciliationTable(result.rows)
+    scope_name = parent.name if parent is not None else "运城市"
+    title = f"{scope_name}各{result.level_name}通报与走访注册对账"
+    campaign_text = f"活动：{result.campaign.name if result.campaign else '无'}（{result.choice.reason}）"
+    if request.GET.get("export") == "xlsx":
+        filename = f"{scope_name}通报与走访注册对账_{result.as_of:%Y%m%d}.xlsx"
+        body = xlsx.workbook_bytes(
+            table.export_columns(),
+            table.export_rows(),
+            title_rows=[title, f"数据日期：{result.as_of:%Y-%m-%d}；{campaign_text}"],
+            sheet="对账",
+        )
+        record_access(
+            request.user,
+            AccessLog.Kind.EXPORT,
+            "通报与走访对账",
+            rows=len(result.rows),
+            filename=filename,
+            request=request,
+        )
+        return xlsx.response(body, filename)
+    export = request.GET.copy()
+    export["export"] = "xlsx"
+    if parent is None:
+        ranking_url = reverse("dashboards:county_ranking")
+    else:
+        ranking_url = reverse("dashboards:ranking", args=["town", parent.pk])
+    return render(
+        request,
+        "dashboards/reconciliation.html",
+        {
+            "title": title,
+            "result": result,
+            "table": table,
+            "choice": result.choice,
+            "report_dates": queries.report_dates(),
+            "export_url": f"?{export.urlencode()}",
+            "ranking_url": f"{ranking_url}?{urlencode(query)}" if query else ranking_url,
+            "definitions": [(m.RECONCILE_FLAGS[k], d) for k, d in m.RECONCILE_DEFINITIONS.items()],
+            "jump_percent": settings.RECONCILE_GAP_JUMP_PERCENT,
         },
     )
 
@@ -568,6 +653,4 @@ def bulletin_detail(request, pk: int):
 
 
 def streak_threshold() -> int:
-    from django.conf import settings
-
     return getattr(settings, "DASHBOARD_BOTTOM_STREAK", 5)

@@ -86,7 +86,7 @@ def _shorten(text, limit: int):
 class ImportResult:
     """The one account of an import: filled by the importer while it checks and writes, returned by
     ``services.import_file``, stored on the job (``job_fields``) and handed to django-import-export's callers
-    (``library_result``). ``village_ids``/``county_ids``/``dates`` are what the write touched."""
+    (``library_result``). ``village_ids``/``organization_ids``/``county_ids``/``dates`` are what the write touched."""
 
     kind: str = ""
     file_name: str = ""
@@ -102,6 +102,7 @@ class ImportResult:
     written: bool = False
     dry_run: bool = False
     village_ids: set = field(default_factory=set)
+    organization_ids: set = field(default_factory=set)
     county_ids: set = field(default_factory=set)
     dates: set = field(default_factory=set)
 

@@ -137,8 +137,13 @@ def import_file(
             importer.write()
             result.written = True
             village_ids, county_ids, dates = set(result.village_ids), set(result.county_ids), set(result.dates)
-            if village_ids:
-                transaction.on_commit(lambda: field_data_changed.send(sender=IMPORTERS[kind], village_ids=village_ids))
+            org_ids = set(result.organization_ids)
+            if village_ids or org_ids:
+                transaction.on_commit(
+                    lambda: field_data_changed.send(
+                        sender=IMPORTERS[kind], village_ids=village_ids, organization_ids=org_ids
+                    )
+                )
             if county_ids:
                 transaction.on_commit(
                     lambda: registration_data_changed.send(sender=IMPORTERS[kind], county_ids=county_ids, dates=dates)

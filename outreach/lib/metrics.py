@@ -66,6 +66,7 @@ FIGURES = {
     "signed": "签承诺书户数",
     "visits": "走访次数",
     "qualified_visits": "有效走访次数",
+    "flagged_visits": "疑点走访次数",
     "members": "党员数",
     "active_members": "参与走访党员数",
     "app_installed": "走访安装App人数",
@@ -202,6 +203,16 @@ METRICS: list[Metric] = [
         "field",
     ),
 ]
+# 疑点走访占比: shown beside every ranking row (a badge), never ranked (a lower share is better, and a ranking
+# by it would reward units that record nothing). Its denominator is the figure labelled 走访次数.
+FLAGGED_SHARE = Metric(
+    "flagged_share",
+    "疑点走访占比",
+    "flagged_visits",
+    next(key for key, label in FIGURES.items() if label == "走访次数"),
+    "截至当日有疑点（待核查或确认有误）的走访次数 ÷ 走访次数；疑点由走访到达后自动运行的检查标出，核查确认无误的不算",
+    "field",
+)
 BY_KEY = {m.key: m for m in METRICS}
 BY_NAME = {m.name: m for m in METRICS}
 DEFAULT_METRIC = "registration_rate"
@@ -294,3 +305,32 @@ def rank_rows(rows: list[dict], metric: Metric) -> list[dict]:
             rank, previous = position, row["_value"]
         row["rank"] = rank
     return rows
+
+
+# 通报 vs 走访: the official 安装注册人数 beside the registrations recorded in visits, per county or town and date.
+RECONCILE_FLAGS = {
+    "field_over": "走访注册多于通报",
+    "gap_jump": "差额突变",
+}
+RECONCILE_DEFINITIONS = {
+    "field_over": "走访记录的现场注册人数多于通报的安装注册人数：不可能，说明重复计数或虚报走访",
+    "gap_jump": "通报注册−走访注册的差额与上一期相比变化超过上一期安装注册人数的一定比例（默认 10%）",
+}
+
+
+def reconcile(official, field, previous_official=None, previous_field=None, jump_percent=10) -> list[str]:
+    """The reconciliation flags (keys of ``RECONCILE_FLAGS``) of one unit on one date, from integers only.
+
+    ``field_over`` when the visits claim more registrations than the official figure; ``gap_jump`` when the gap
+    (official − field) moved since the previous report by more than ``jump_percent`` % of the previous official
+    figure. No official figure, no flag (shown "—")."""
+    if official is None or field is None:
+        return []
+    flags = []
+    if field > official:
+        flags.append("field_over")
+    if previous_official and previous_field is not None:
+        moved = abs((official - field) - (previous_official - previous_field))
+        if moved * 100 > Fraction(Decimal(jump_percent)) * previous_official:
+            flags.append("gap_jump")
+    return flags

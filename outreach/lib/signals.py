@@ -8,7 +8,8 @@ rows (summary tables) and must stay cheap.
 
 from django.dispatch import Signal
 
-# kwargs: village_ids (a set of Village pks whose households, assignments or visits changed).
+# kwargs: village_ids (a set of Village pks whose households, assignments or visits changed) and, optionally,
+# organization_ids (PartyOrganization pks whose members changed: an agency branch has no village to name).
 field_data_changed = Signal()
 # kwargs: county_ids (a set of County pks whose RegistrationReport rows changed), dates (a set of dates).
 # Nothing listens today: rankings read RegistrationReport directly, there is no summary of it to refresh.

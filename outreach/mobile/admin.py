@@ -5,7 +5,7 @@ from django.contrib import admin, messages
 from outreach.accounts.admin_base import OutreachModelAdmin
 from outreach.accounts.scoping import scope_queryset
 from outreach.mobile.models import CallbackCheck, IntegrityFlag
-from outreach.mobile.services import record_callback_result, review_flags
+from outreach.mobile.services import delete_flags, record_callback_result, review_flags
 
 
 class _ScopedAdmin(OutreachModelAdmin):
@@ -37,15 +37,21 @@ class IntegrityFlagAdmin(_ScopedAdmin):
     def save_model(self, request, obj, form, change):
         review_flags(request.user, IntegrityFlag.objects.filter(pk=obj.pk), obj.status, obj.review_note)
 
-    @admin.action(description="核查无问题", permissions=["change"])
+    def delete_model(self, request, obj):
+        delete_flags(IntegrityFlag.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request, queryset):
+        delete_flags(queryset)
+
+    @admin.action(description="审核：确认无误", permissions=["change"])
     def mark_cleared(self, request, queryset):
         n = review_flags(request.user, queryset, IntegrityFlag.Status.CLEARED)
-        self.message_user(request, f"已将{n}条疑点标为核查无问题", messages.SUCCESS)
+        self.message_user(request, f"已将{n}条疑点审核为确认无误", messages.SUCCESS)
 
-    @admin.action(description="确有问题", permissions=["change"])
+    @admin.action(description="审核：确认有误", permissions=["change"])
     def mark_confirmed(self, request, queryset):
         n = review_flags(request.user, queryset, IntegrityFlag.Status.CONFIRMED)
-        self.message_user(request, f"已将{n}条疑点标为确有问题", messages.SUCCESS)
+        self.message_user(request, f"已将{n}条疑点审核为确认有误", messages.SUCCESS)
 
 
 @admin.register(CallbackCheck)

@@ -25,3 +25,6 @@ class MobileConfig(AppConfig):
         "IntegrityFlag": {"city": "view add change delete", "county": "view add change", "town": "view add change"},
         "CallbackCheck": {"city": "view add change delete", "county": "view add change", "town": "view add change"},
     }
+
+    def ready(self):
+        from outreach.mobile import receivers  # noqa: F401 - connects the signal receivers

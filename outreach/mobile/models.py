@@ -3,7 +3,8 @@
 from django.conf import settings
 from django.db import models
 
-from outreach.visits.models import Visit
+from outreach.places.models import Village
+from outreach.visits.models import IntegrityStatus, Visit
 
 
 class IntegrityFlag(models.Model):
@@ -17,9 +18,10 @@ class IntegrityFlag(models.Model):
         FAR_AWAY = "far_away", "位置远离本村"
 
     class Status(models.TextChoices):
-        OPEN = "open", "待核查"
-        CLEARED = "cleared", "核查无问题"
-        CONFIRMED = "confirmed", "确有问题"
+        # The labels a visit's rolled-up status (``Visit.integrity``) shows too.
+        OPEN = IntegrityStatus.OPEN.value, IntegrityStatus.OPEN.label
+        CLEARED = IntegrityStatus.CLEARED.value, IntegrityStatus.CLEARED.label
+        CONFIRMED = IntegrityStatus.CONFIRMED.value, IntegrityStatus.CONFIRMED.label
 
     visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="integrity_flags", verbose_name="走访记录")
     kind = models.CharField("疑点类型", max_length=20, choices=Kind.choices)
@@ -51,6 +53,28 @@ class IntegrityFlag(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()}：{self.visit}"
+
+
+class PendingIntegrityCheck(models.Model):
+    """A village and day with visits not yet checked: marked when a visit arrives, emptied by the check job."""
+
+    village = models.ForeignKey(Village, on_delete=models.CASCADE, related_name="+", verbose_name="村（社区）")
+    day = models.DateField("走访日期")
+    marked_at = models.DateTimeField("标记时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "待检查疑点的走访日"
+        verbose_name_plural = "待检查疑点的走访日"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["village", "day"],
+                name="pendingintegrity_one_per_village_day",
+                violation_error_message="该村该日已标记待检查",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.village_id} {self.day}"
 
 
 class CallbackCheck(models.Model):

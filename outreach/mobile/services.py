@@ -3,7 +3,10 @@
 ``submit_visit`` checks the phone's JSON with ``forms.VisitForm`` and turns it into one call of
 ``outreach.visits.services.record_visit`` (the only way visits are stored), updating the residents helped
 on the spot in the same transaction.
-``scan_visits`` finds integrity flags; ``draw_callback_sample`` and ``record_callback_result`` run 回访抽查.
+``scan_visits`` finds integrity flags (``check_pending_integrity`` runs it on the village-days marked as visits
+arrive, the job in ``tasks``; ``check_visit_integrity`` on recent uploads) and ``review_flags`` records 审核; both
+roll each visit's flags up into ``Visit.integrity`` (``sync_integrity``), which the rankings and the
+campaign switch 待核查的走访不计入入户率 read. ``draw_callback_sample`` and ``record_callback_result`` run 回访抽查.
 """
 
 import contextlib
@@ -13,8 +16,8 @@ import statistics
 from collections import defaultdict
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F, Window
+from django.db import DEFAULT_DB_ALIAS, transaction
+from django.db.models import F, Q, Window
 from django.db.models.functions import Random, RowNumber
 from django.http import Http404
 from django.utils import timezone
@@ -22,10 +25,10 @@ from django.utils import timezone
 from outreach.accounts.scoping import get_in_scope_or_404, scope_queryset
 from outreach.campaigns.models import Campaign
 from outreach.mobile.forms import CHECKS, MATERIALS, RESIDENT_FLAGS, VisitForm
-from outreach.mobile.models import CallbackCheck, IntegrityFlag
+from outreach.mobile.models import CallbackCheck, IntegrityFlag, PendingIntegrityCheck
 from outreach.people.models import Resident
-from outreach.visits.models import Visit
-from outreach.visits.services import record_visit
+from outreach.visits.models import IntegrityStatus, Visit
+from outreach.visits.services import record_visit, set_integrity
 
 
 class VisitRejected(Exception):
@@ -153,6 +156,7 @@ def scan_visits(since=None, visits=None) -> dict[str, int]:
         found = _rapid_flags(rows) + _signature_flags(rows) + _date_and_night_flags(rows) + _far_flags(rows)
         with transaction.atomic():
             IntegrityFlag.objects.bulk_create(found, ignore_conflicts=True)
+            sync_integrity({flag.visit_id for flag in found})
         for flag in found:
             counts[flag.kind] += 1
     return counts
@@ -282,10 +286,71 @@ def _far_flags(rows) -> list[IntegrityFlag]:
     return flags
 
 
+def sync_integrity(visit_ids) -> int:
+    """Roll the flags of ``visit_ids`` up into ``Visit.integrity`` (a visit without flags: 无疑点); return how
+    many visits changed. ``visits.services.set_integrity`` requalifies them and marks their villages."""
+    ids = sorted(set(visit_ids))
+    statuses = defaultdict(set)
+    for start in range(0, len(ids), 500):
+        for visit_id, status in IntegrityFlag.objects.filter(visit_id__in=ids[start : start + 500]).values_list(
+            "visit_id", "status"
+        ):
+            statuses[visit_id].add(status)
+    return set_integrity({pk: IntegrityStatus.of(statuses.get(pk, ())) for pk in ids})
+
+
+def mark_for_integrity_check(village_id: int, visited_at) -> None:
+    """Note that the visits of ``village_id`` on the local day of ``visited_at`` need checking (one INSERT)."""
+    visited_at = Visit._meta.get_field("visited_at").to_python(visited_at)  # a caller may pass ISO text
+    if timezone.is_naive(visited_at):
+        visited_at = timezone.make_aware(visited_at)
+    PendingIntegrityCheck.objects.bulk_create(
+        [PendingIntegrityCheck(village_id=village_id, day=timezone.localdate(visited_at))], ignore_conflicts=True
+    )
+
+
+def has_pending_checks() -> bool:
+    return PendingIntegrityCheck.objects.using(DEFAULT_DB_ALIAS).exists()
+
+
+PENDING_CHUNK = 200
+
+
+def check_pending_integrity() -> int:
+    """Check the visits of every village and day marked since the last run (not a full scan); return how many
+    village-days were checked. New flags may fall on earlier visits too (the fifth household of a rapid run
+    flags the four before it, a repeated signature the first visit that used it)."""
+    with transaction.atomic():
+        marks = list(PendingIntegrityCheck.objects.select_for_update().values_list("pk", "village_id", "day"))
+        if not marks:
+            return 0
+        PendingIntegrityCheck.objects.filter(pk__in=[pk for pk, _, _ in marks]).delete()
+        for start in range(0, len(marks), PENDING_CHUNK):
+            which = Q()
+            for _, village_id, day in marks[start : start + PENDING_CHUNK]:
+                begin = timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+                which |= Q(village_id=village_id, visited_at__gte=begin, visited_at__lt=begin + dt.timedelta(days=1))
+            scan_visits(visits=Visit.objects.filter(which))
+    return len(marks)
+
+
 @transaction.atomic
 def review_flags(user, flags, status: str, note: str = "") -> int:
-    """Mark ``flags`` (already scoped by the caller's queryset) as reviewed by ``user``."""
-    return flags.update(status=status, reviewed_by=user, reviewed_at=timezone.now(), review_note=note[:200])
+    """Mark ``flags`` (already scoped by the caller's queryset) as reviewed by ``user`` (审核: 确认无误 or
+    确认有误, who and when) and roll their visits' status up."""
+    visit_ids = set(flags.values_list("visit_id", flat=True))
+    n = flags.update(status=status, reviewed_by=user, reviewed_at=timezone.now(), review_note=note[:200])
+    sync_integrity(visit_ids)
+    return n
+
+
+@transaction.atomic
+def delete_flags(flags) -> int:
+    """Delete ``flags`` (a city user's clean-up in the admin) and roll their visits' status up again."""
+    visit_ids = set(flags.values_list("visit_id", flat=True))
+    n, _ = flags.delete()
+    sync_integrity(visit_ids)
+    return n
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -50,6 +50,29 @@ def campaign_not_covering(campaign) -> str:
     return f"活动“{campaign.name}”不包括这户所在的县（市、区），请选择本县参与的活动"
 
 
+class IntegrityStatus(models.TextChoices):
+    """Where a visit stands on its integrity flags (走访疑点), rolled up from the flags the checks found."""
+
+    NONE = "", "无疑点"
+    OPEN = "open", "待核查"
+    CLEARED = "cleared", "确认无误"
+    CONFIRMED = "confirmed", "确认有误"
+
+    @classmethod
+    def of(cls, statuses) -> str:
+        """A visit's status from its flags' statuses: any open flag keeps it 待核查, then any 确认有误, then
+        确认无误 when every flag was cleared; no flag at all, 无疑点."""
+        statuses = set(statuses)
+        for status in (cls.OPEN, cls.CONFIRMED, cls.CLEARED):
+            if status in statuses:
+                return status
+        return cls.NONE
+
+
+# Statuses that count as "flagged": a ranking row's 疑点走访 and, where a campaign says so, out of 入户率.
+FLAGGED_STATUSES = (IntegrityStatus.OPEN, IntegrityStatus.CONFIRMED)
+
+
 class Visit(models.Model):
     """One visit to a household. ``client_id`` is made on the phone, so a resent form stores it once.
 
@@ -84,6 +107,15 @@ class Visit(models.Model):
     app_verified = models.PositiveSmallIntegerField("现场实名人数", default=0)
     alerts_enabled = models.PositiveSmallIntegerField("开启来电预警人数", default=0)
     is_qualified = models.BooleanField("有效走访", default=False, help_text="按活动的有效走访规则计算")
+    integrity = models.CharField(
+        "疑点核查",
+        max_length=10,
+        choices=IntegrityStatus.choices,
+        default=IntegrityStatus.NONE,
+        blank=True,
+        editable=False,
+        help_text="由走访疑点检查和核查结果汇总",
+    )
     signature = models.FileField("承诺书签名", upload_to="signatures/%Y/%m/", blank=True)
     # SHA-256 of the signature image: the same image on different households is an integrity flag.
     signature_sha256 = models.CharField("签名图片指纹", max_length=64, blank=True, db_index=True, editable=False)
@@ -156,12 +188,15 @@ class Visit(models.Model):
 
 @dataclass(frozen=True)
 class QualifyingCheck:
-    """One of the 四真 a campaign may require: its switch on ``Campaign``, the tick on ``Visit``, and whether
-    the tick counts only with a fraud script recorded behind it (真讲解 needs at least one)."""
+    """One check a campaign may require: its switch on ``Campaign``, the field on ``Visit``, and how the field
+    passes. A tick (the 四真) passes when set, with a fraud script recorded behind it where ``needs_script``
+    (真讲解 needs at least one); a field with ``refused`` values passes unless it holds one of them (待核查的走访
+    不计入入户率: a visit whose integrity is open or confirmed wrong does not count until cleared)."""
 
     switch: str
     tick: str
     needs_script: bool = False
+    refused: tuple = ()
 
 
 QUALIFYING_CHECKS = (
@@ -169,7 +204,10 @@ QUALIFYING_CHECKS = (
     QualifyingCheck("require_met_person", "met_person"),
     QualifyingCheck("require_explained", "explained", needs_script=True),
     QualifyingCheck("require_signed", "signed"),
+    QualifyingCheck("exclude_flagged", "integrity", refused=FLAGGED_STATUSES),
 )
+# The campaign switches the rule reads: changing one requalifies the campaign's visits.
+RULE_SWITCHES = tuple(check.switch for check in QUALIFYING_CHECKS)
 
 
 class QualifyingRule:
@@ -180,14 +218,21 @@ class QualifyingRule:
 
     def allows(self, visit, explained_count: int) -> bool:
         """Whether ``visit`` (a Visit or anything with its ticks) counts with ``explained_count`` scripts."""
-        return all(
-            getattr(visit, check.tick) and (explained_count > 0 or not check.needs_script) for check in self.required
-        )
+        for check in self.required:
+            if check.refused:
+                if getattr(visit, check.tick, "") in check.refused:
+                    return False
+            elif not (getattr(visit, check.tick) and (explained_count > 0 or not check.needs_script)):
+                return False
+        return True
 
     def as_q(self) -> Q:
         """The same answer as a filter on visits (always true when the campaign requires nothing)."""
         rule = Q()
         for check in self.required:
+            if check.refused:
+                rule &= ~Q(**{f"{check.tick}__in": check.refused})
+                continue
             rule &= Q(**{check.tick: True})
             if check.needs_script:
                 rule &= Q(Exists(Visit.fraud_types.through.objects.filter(visit_id=OuterRef("pk"))))

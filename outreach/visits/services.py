@@ -6,8 +6,11 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.db.models.signals import post_save, pre_save
 
+from outreach.campaigns.models import Campaign
 from outreach.lib.signals import field_data_changed
 from outreach.visits.models import QualifyingRule, Visit
+
+CHUNK = 500
 
 
 class VisitRefused(Exception):
@@ -116,3 +119,38 @@ def requalify_visits(campaign) -> int:
     if village_ids:
         transaction.on_commit(lambda: field_data_changed.send(sender=Visit, village_ids=village_ids))
     return changed
+
+
+def set_integrity(statuses: dict[int, str]) -> int:
+    """Store each visit's integrity status (``{visit id: IntegrityStatus}``, rolled up from its flags by the
+    checks that own them); return how many visits changed.
+
+    A visit whose status changed is requalified where its campaign leaves flagged visits out of 入户率
+    (``exclude_flagged``, one of ``QUALIFYING_CHECKS``), and its village is marked for the summaries (the
+    rankings count flagged visits), in this transaction.
+    """
+    changed: dict[str, list[int]] = {}
+    campaigns, villages = set(), set()
+    with transaction.atomic():
+        ids = sorted(statuses)
+        for start in range(0, len(ids), CHUNK):
+            for pk, now, campaign_id, village_id in Visit.objects.filter(pk__in=ids[start : start + CHUNK]).values_list(
+                "pk", "integrity", "campaign_id", "village_id"
+            ):
+                if now != statuses[pk]:
+                    changed.setdefault(statuses[pk], []).append(pk)
+                    campaigns.add(campaign_id)
+                    villages.add(village_id)
+        for status, pks in changed.items():
+            for start in range(0, len(pks), CHUNK):
+                Visit.objects.filter(pk__in=pks[start : start + CHUNK]).update(integrity=status)
+        moved = sorted(pk for pks in changed.values() for pk in pks)
+        for campaign in Campaign.objects.filter(pk__in=campaigns, exclude_flagged=True):
+            rule = QualifyingRule(campaign).as_q()
+            for start in range(0, len(moved), CHUNK):
+                visits = Visit.objects.filter(campaign=campaign, pk__in=moved[start : start + CHUNK])
+                visits.filter(rule, is_qualified=False).update(is_qualified=True)
+                visits.filter(~rule, is_qualified=True).update(is_qualified=False)
+        if villages:
+            field_data_changed.send(sender=Visit, village_ids=villages)
+    return len(moved)

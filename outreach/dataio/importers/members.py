@@ -251,6 +251,11 @@ class MemberBook:
                     joined_on=j, left_on=left, left_reason=why, updated_at=now,
                 )
             )  # fmt: skip
+        # The organizations whose 在岗党员数 changed, before and after a move (an agency branch has no village).
+        touched = {org_id(o) for _, _, o, *_rest in self.new}
+        touched |= {org_id(o) for _, _, o, *_rest in self.changes.values()}
+        touched |= {self.by_id[pk][2] for pk in self.changes if pk in self.by_id}
+        self.importer.result.organization_ids |= touched
         if updates:
             PartyMember.objects.bulk_update(
                 updates,

@@ -1,0 +1,34 @@
+"""Queueing a deduplicated background job: one waiting job per kind of work, however many commits ask.
+
+The summary refresh (dashboards) and the integrity check (mobile) work the same way: a write marks what it
+touched inside its transaction and, on commit, asks for the job. A job already waiting will read the marks
+after this commit, so a burst of visits queues one job, and each later commit costs one query. A job already
+running does not count: it may have read the marks before this commit.
+"""
+
+from django.db import DEFAULT_DB_ALIAS, connection, transaction
+from django_tasks import TaskResultStatus
+from django_tasks_db.models import DBTaskResult
+
+
+def enqueue_unless_waiting(task, has_work, lock_key: int) -> bool:
+    """Queue ``task`` if ``has_work()`` and no job of it is waiting to start; whether one was queued.
+
+    When none is waiting, ``has_work`` is asked (an earlier callback of this commit may have taken every mark, as
+    the ImmediateBackend does), then the check is repeated and the job queued under a transaction-scoped lock
+    (``lock_key``, one per kind of job) on PostgreSQL, so two commits never both queue one.
+    """
+    # Asked of the primary, which was just written: a lagging replica could answer with older rows.
+    waiting = DBTaskResult.objects.using(DEFAULT_DB_ALIAS).filter(
+        task_path=task.module_path, status=TaskResultStatus.READY
+    )
+    if waiting.exists() or not has_work():
+        return False
+    with transaction.atomic(using=DEFAULT_DB_ALIAS):
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [lock_key])
+        if waiting.exists():
+            return False
+        task.enqueue()
+    return True
