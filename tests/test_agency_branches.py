@@ -19,7 +19,7 @@ from outreach.lib.signals import field_data_changed
 from outreach.people.models import PartyMember, PartyOrganization
 from outreach.visits.models import FraudType
 from tests.dataio_files import simple_book
-from tests.factories import make_campaign, make_household, make_member, make_visit
+from tests.factories import WORLD_START, make_campaign, make_household, make_member, make_visit
 
 AUG13 = dt.date(2021, 8, 13)
 
@@ -38,7 +38,9 @@ def agency(places):
 
 
 def test_it_counts_a_new_agency_member_without_a_rebuild(agency, places):
-    member = PartyMember.objects.create(name="甲", phone="13900000001", organization=agency, county=places.xinjiang)
+    member = PartyMember.objects.create(
+        name="甲", phone="13900000001", organization=agency, county=places.xinjiang, joined_on=WORLD_START
+    )
     assert PendingOrganization.objects.filter(organization=agency).exists()
     ensure_fresh_summaries(grace_seconds=0)
     assert agency_row(places)["members"] == 1
@@ -73,7 +75,8 @@ def test_it_moves_a_member_between_branches_on_both_rows(agency, places):
     summary = OrganizationDaySummary.objects.filter(day=AUG13)
     assert summary.get(organization=agency).members == 1
     assert summary.get(organization=village_branch).members == 0
-    member.is_active = False
+    # 在岗 only steers today's chase lists; leaving the roster (as of a date) is what changes that day's count.
+    member.left_on, member.left_reason = AUG13, "transferred"
     member.save()
     ensure_fresh_summaries(grace_seconds=0)
     assert summary.get(organization=agency).members == 0
@@ -84,9 +87,9 @@ def test_it_refreshes_agency_members_of_an_imported_roster(agency, places, tmp_p
     path.write_bytes(
         simple_book(
             [
-                ["党员姓名", "联系电话", "所在党组织", "村（社区）"],
-                ["刘敏", "13912340001", "县农机发展中心党支部", None],
-                ["王芳", "13912340002", "县农机发展中心党支部", None],
+                ["党员姓名", "联系电话", "所在党组织", "村（社区）", "列入名册日期", "更正原因"],
+                ["刘敏", "13912340001", "县农机发展中心党支部", None, "2021-01-01", "补录"],
+                ["王芳", "13912340002", "县农机发展中心党支部", None, "2021-01-01", "补录"],
             ]
         )
     )
@@ -111,7 +114,11 @@ def test_it_queues_the_refresh_job_for_an_agency_member(places, settings):
     with transaction.atomic():
         for n in range(3):
             PartyMember.objects.create(
-                name=f"党员{n}", phone=f"1390000010{n}", organization=agency, county=places.xinjiang
+                name=f"党员{n}",
+                phone=f"1390000010{n}",
+                organization=agency,
+                county=places.xinjiang,
+                joined_on=WORLD_START,
             )
     waiting = DBTaskResult.objects.filter(task_path=refresh_summaries.module_path, status=TaskResultStatus.READY)
     assert waiting.count() == 1

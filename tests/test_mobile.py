@@ -300,11 +300,18 @@ def test_it_posts_a_visit_in_few_queries(users, home, campaign):
     # rule's (``campaigns.rules.visit_campaign``). Writes, in one transaction (a savepoint inside the test's):
     # INSERT … ON CONFLICT for the visit, its change-history row, its scripts, and the dashboards' stale mark
     # (ON CONFLICT: the village is already marked by the first POST, so no refresh job is asked for after the
-    # commit). No per-process cache: another worker would answer stale.
+    # commit), and the integrity check's village-day mark (ON CONFLICT likewise). No per-process cache: another
+    # worker would answer stale.
     reads = [s for s in sql if s.startswith("SELECT")]
     writes = [re.match(r'INSERT (?:OR IGNORE )?INTO "?(\w+)', s)[1] for s in sql if s.startswith("INSERT")]
     assert len(reads) == 5, reads
-    assert writes == ["visits_visit", "visits_historicalvisit", "visits_visit_fraud_types", "dashboards_pendingvillage"]
+    assert writes == [
+        "visits_visit",
+        "visits_historicalvisit",
+        "mobile_pendingintegritycheck",
+        "visits_visit_fraud_types",
+        "dashboards_pendingvillage",
+    ]
     assert len(sql) == len(reads) + len(writes) + 2, sql  # + SAVEPOINT and RELEASE
 
 

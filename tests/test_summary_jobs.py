@@ -120,7 +120,7 @@ def test_it_asks_the_queue_only_for_a_village_not_yet_marked(world, places, sett
     visit(zhouzhuang[0], member, 1)
     assert waiting_jobs().count() == 1
     with CaptureQueriesContext(connection) as captured:
-        visit(zhouzhuang[1], member, 2)  # the village's mark is still waiting: its job will take this visit too
+        visit(zhouzhuang[1], member, 1)  # the marks (summary; integrity for that day) still wait: their jobs take it
     assert not [q for q in captured.captured_queries if DBTaskResult._meta.db_table in q["sql"]]
     with CaptureQueriesContext(connection) as captured:
         visit(wangzhuang[0], member, 2)  # a new mark asks whether a job is waiting (one is)

@@ -588,7 +588,11 @@ def reconciliation(parent=None, as_of: dt.date | None = None, campaign=None) -> 
     as_of = as_of or default_as_of()
     choice = page_campaign(scope_county(parent), as_of, requested=getattr(campaign, "pk", campaign))
     previous = previous_report_date(as_of)
-    sums = _Sums(choice.campaign, [_summary_day(choice.campaign, as_of), _summary_day(choice.campaign, previous)])
+    sums = _Sums(
+        choice.campaign,
+        [_summary_day(choice.campaign, as_of), _summary_day(choice.campaign, previous)],
+        [as_of, previous],
+    )
     rows = _unit_figures(level, parent, as_of, choice.campaign, sums)
     _fill_defaults(rows, level)
     before = {}

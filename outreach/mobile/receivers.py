@@ -13,5 +13,5 @@ def on_visit_saved(sender, instance, raw=False, **kwargs):
     # One INSERT inside the visit's transaction (record_visit sends post_save there); the check is one job.
     if raw or not instance.village_id or instance.visited_at is None:
         return
-    mark_for_integrity_check(instance.village_id, instance.visited_at)
-    check_on_commit()
+    if mark_for_integrity_check(instance.village_id, instance.visited_at):
+        check_on_commit()

@@ -16,7 +16,7 @@ import statistics
 from collections import defaultdict
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, transaction
 from django.db.models import F, Q, Window
 from django.db.models.functions import Random, RowNumber
 from django.http import Http404
@@ -299,14 +299,23 @@ def sync_integrity(visit_ids) -> int:
     return set_integrity({pk: IntegrityStatus.of(statuses.get(pk, ())) for pk in ids})
 
 
-def mark_for_integrity_check(village_id: int, visited_at) -> None:
-    """Note that the visits of ``village_id`` on the local day of ``visited_at`` need checking (one INSERT)."""
+def mark_for_integrity_check(village_id: int, visited_at) -> bool:
+    """Note that the visits of ``village_id`` on the local day of ``visited_at`` need checking (one INSERT … ON
+    CONFLICT DO NOTHING); whether the mark is new. A village-day already marked was queued for by the writer
+    that marked it, so only a new mark needs to ask the queue for the job."""
     visited_at = Visit._meta.get_field("visited_at").to_python(visited_at)  # a caller may pass ISO text
     if timezone.is_naive(visited_at):
         visited_at = timezone.make_aware(visited_at)
-    PendingIntegrityCheck.objects.bulk_create(
-        [PendingIntegrityCheck(village_id=village_id, day=timezone.localdate(visited_at))], ignore_conflicts=True
+    meta = PendingIntegrityCheck._meta
+    quote = connection.ops.quote_name
+    day = meta.get_field("day").get_db_prep_save(timezone.localdate(visited_at), connection=connection)
+    marked_at = meta.get_field("marked_at").get_db_prep_save(timezone.now(), connection=connection)
+    sql = "INSERT INTO {} ({}, {}, {}) VALUES (%s, %s, %s) ON CONFLICT ({}, {}) DO NOTHING".format(
+        quote(meta.db_table), quote("village_id"), quote("day"), quote("marked_at"), quote("village_id"), quote("day")
     )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [village_id, day, marked_at])
+        return cursor.rowcount > 0
 
 
 def has_pending_checks() -> bool:

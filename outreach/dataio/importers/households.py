@@ -363,7 +363,7 @@ class HouseholdImporter(Importer):
                 ],
             )
         self.record_corrections()
-        self.result.village_ids |= {r["village_id"] for r in self.records if r["action"] != "unchanged"}
+        self.result.village_ids |= {r.village_id for r in self.records if r.action != "unchanged"}
 
     def record_corrections(self):
         """Every row that back-dated a roster date, as a RosterCorrection with the row's 更正原因 (bulk)."""
