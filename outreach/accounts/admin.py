@@ -10,6 +10,7 @@ from outreach.accounts import admin_places  # noqa: F401 - registers the admin o
 from outreach.accounts.admin_base import (
     CountyFilter,
     ProtectedImportExportMixin,
+    ReadOnlyAdminMixin,
     ScopedAdminMixin,
     TownFilter,
     checking_many_to_many,
@@ -147,7 +148,7 @@ class UserAdmin(ScopedAdminMixin, ProtectedImportExportMixin, ImportExportMixin,
 
 
 @admin.register(AccessLog)
-class AccessLogAdmin(admin.ModelAdmin):
+class AccessLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """个人信息访问记录: city admins read and filter it; nobody adds, changes or deletes (superusers neither)."""
 
     date_hierarchy = "at"
@@ -164,15 +165,6 @@ class AccessLogAdmin(admin.ModelAdmin):
 
     def has_module_permission(self, request):
         return self.has_view_permission(request)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 # Permissions come from the user's role (accounts.permissions.RoleBackend), not from groups.

@@ -51,6 +51,19 @@ from outreach.places.models import County, Town
 OUT_OF_SCOPE_MESSAGE = "所选的地点或对象超出您的管辖范围，不能保存。"
 
 
+class ReadOnlyAdminMixin:
+    """An admin that only shows its records: nobody adds, changes or deletes them here (logs, frozen facts)."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class ProtectedFormMixin:
     """Mixed into admin forms: masked phone inputs and a scope check before saving."""
 

@@ -7,7 +7,13 @@ the places are also what every user's area is made of (the user admin autocomple
 from django import forms
 from django.contrib import admin
 
-from outreach.accounts.admin_base import CountyFilter, OutreachModelAdmin, TownFilter, checking_many_to_many
+from outreach.accounts.admin_base import (
+    CountyFilter,
+    OutreachModelAdmin,
+    ReadOnlyAdminMixin,
+    TownFilter,
+    checking_many_to_many,
+)
 from outreach.places.models import County, GridArea, PopulationChange, Town, Village, Zone
 from outreach.places.services import set_population
 
@@ -65,22 +71,13 @@ class CountyAdmin(OutreachModelAdmin):
 
 
 @admin.register(PopulationChange)
-class PopulationChangeAdmin(OutreachModelAdmin):
+class PopulationChangeAdmin(ReadOnlyAdminMixin, OutreachModelAdmin):
     """Every change of a county's 常住人口, read only (append-only: the database refuses edits)."""
 
     list_display = ["changed_at", "county", "old_value", "new_value", "new_year", "new_basis", "reason", "changed_by"]
     list_select_related = ["county"]
     list_filter = [CountyFilter]
     readonly_fields = [f.name for f in PopulationChange._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Town)

@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
-from outreach.accounts.admin_base import CountyFilter, OutreachModelAdmin, OutreachTabularInline
+from outreach.accounts.admin_base import CountyFilter, OutreachModelAdmin, OutreachTabularInline, ReadOnlyAdminMixin
 from outreach.dashboards.models import SupervisionOrder, SupervisionStep
 
 
@@ -36,7 +36,7 @@ class SupervisionStepInline(OutreachTabularInline):
 
 
 @admin.register(SupervisionOrder)
-class SupervisionOrderAdmin(OutreachModelAdmin):
+class SupervisionOrderAdmin(ReadOnlyAdminMixin, OutreachModelAdmin):
     list_display = ("unit_name", "state", "deadline", "reason", "bulletin", "assignee", "created_at", "page_link")
     list_filter = ("state", "reason", CountyFilter)
     list_select_related = ("bulletin", "assignee")
@@ -60,15 +60,6 @@ class SupervisionOrderAdmin(OutreachModelAdmin):
         "page_link",
     )
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="督办页面")
     def page_link(self, order):

@@ -21,7 +21,7 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 from import_export.admin import ExportMixin, ImportExportMixin
 
-from outreach.accounts.admin_base import CountyFilter, OutreachModelAdmin, extend_admin
+from outreach.accounts.admin_base import CountyFilter, OutreachModelAdmin, ReadOnlyAdminMixin, extend_admin
 from outreach.campaigns.models import Assignment
 from outreach.dataio import jobs
 from outreach.dataio.columns import KINDS
@@ -169,7 +169,7 @@ def errors_workbook(job: ImportJob) -> bytes:
     )
 
 
-class _JobAdmin(admin.ModelAdmin):
+class _JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """A user's own jobs; read-only lists whose rows open the progress page."""
 
     show_full_result_count = False
@@ -184,15 +184,6 @@ class _JobAdmin(admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None):
         return request.user.is_active and request.user.is_staff
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def changelist_view(self, request, extra_context=None):
         cleanup_jobs()

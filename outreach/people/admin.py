@@ -10,6 +10,7 @@ from outreach.accounts.admin_base import (
     OutreachHistoryAdmin,
     OutreachModelAdmin,
     OutreachTabularInline,
+    ReadOnlyAdminMixin,
     TownFilter,
 )
 from outreach.lib.names import clean_name
@@ -287,7 +288,7 @@ class ResidentAdmin(OutreachModelAdmin):
 
 
 @admin.register(RosterCorrection)
-class RosterCorrectionAdmin(OutreachModelAdmin):
+class RosterCorrectionAdmin(ReadOnlyAdminMixin, OutreachModelAdmin):
     """The corrections, read only: written by the roster's saves and imports, never by hand."""
 
     list_display = [
@@ -304,12 +305,3 @@ class RosterCorrectionAdmin(OutreachModelAdmin):
     list_filter = [CountyFilter, "field"]
     search_fields = ["^subject"]
     readonly_fields = [f.name for f in RosterCorrection._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
