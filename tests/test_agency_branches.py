@@ -12,7 +12,7 @@ from django_tasks_db.models import DBTaskResult
 
 from outreach.dashboards.models import OrganizationDaySummary, PendingOrganization
 from outreach.dashboards.queries import ranking
-from outreach.dashboards.services import ensure_fresh_summaries, rebuild_summaries
+from outreach.dashboards.services import ensure_fresh_summaries, mark_organizations_stale, rebuild_summaries
 from outreach.dashboards.tasks import refresh_summaries
 from outreach.dataio.services import import_file
 from outreach.lib.signals import field_data_changed
@@ -126,3 +126,10 @@ def test_it_queues_the_refresh_job_for_an_agency_member(places, settings):
     call_command("db_worker", "--batch", "--no-startup-delay", verbosity=0)
     assert OrganizationDaySummary.objects.get(organization=agency, day=AUG13).members == 3
     assert not PendingOrganization.objects.exists()
+
+
+def test_it_counts_only_new_organization_marks_so_a_burst_asks_the_queue_once(agency):
+    PendingOrganization.objects.all().delete()
+    assert mark_organizations_stale({agency.pk}) == 1
+    assert mark_organizations_stale({agency.pk, None}) == 0  # already marked: the job asked for will take it
+    assert PendingOrganization.objects.filter(organization=agency).count() == 1

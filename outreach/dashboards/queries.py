@@ -523,7 +523,7 @@ def roster_corrections(level: str, parent, as_of: dt.date, shown: int = 3) -> di
     """Corrections recorded after ``as_of`` that change its roster figures, inside the ranking's place.
 
     {"total": n, "by_unit": {unit pk: n} (levels whose rows are counties, towns or villages), "latest": [the
-    last ``shown`` as {"text": …}]}; two small queries (the table is written only by corrections).
+    last ``shown`` as {"text": …}]}; one query when there is none, two otherwise.
     """
     after = timezone.make_aware(dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time.min))
     qs = RosterCorrection.objects.filter(affects_from__lte=as_of, recorded_at__gte=after)
@@ -534,26 +534,22 @@ def roster_corrections(level: str, parent, as_of: dt.date, shown: int = 3) -> di
     elif isinstance(parent, Village):
         qs = qs.filter(village=parent)
     unit = CORRECTION_UNIT.get(level)
-    by_unit, total = {}, 0
     if unit is not None:
         by_unit = dict(qs.order_by().values_list(unit).annotate(n=Count("pk")))
         total = sum(by_unit.values())
-    latest = []
-    for c in qs.select_related("recorded_by").order_by("-recorded_at", "-pk")[:shown]:
-        if unit is None:
-            total = qs.count() if not latest else total
-        who = (c.recorded_by.get_full_name() or c.recorded_by.get_username()) if c.recorded_by else "系统"
-        old = f"{c.old_value:%Y-%m-%d}" if c.old_value else "空"
-        new = f"{c.new_value:%Y-%m-%d}" if c.new_value else "空"
-        latest.append(
-            {
-                "text": f"{timezone.localtime(c.recorded_at):%Y-%m-%d} {who} 把{c.subject}的{c.get_field_display()}"
-                f"由{old}改为{new}，原因：{c.reason}"
-            }
-        )
-    if not latest:
-        total = 0
-    return {"total": total, "by_unit": by_unit, "latest": latest}
+    else:
+        by_unit, total = {}, qs.count()
+    # Nearly every ranking has no later correction: then the count is the one query.
+    latest = qs.select_related("recorded_by").order_by("-recorded_at", "-pk")[:shown] if total else []
+    return {"total": total, "by_unit": by_unit, "latest": [_correction_line(c) for c in latest]}
+
+
+def _correction_line(c) -> dict:
+    who = (c.recorded_by.get_full_name() or c.recorded_by.get_username()) if c.recorded_by else "系统"
+    old = f"{c.old_value:%Y-%m-%d}" if c.old_value else "空"
+    new = f"{c.new_value:%Y-%m-%d}" if c.new_value else "空"
+    when = timezone.localtime(c.recorded_at)
+    return {"text": f"{when:%Y-%m-%d} {who} 把{c.subject}的{c.get_field_display()}由{old}改为{new}，原因：{c.reason}"}
 
 
 @dataclass

@@ -25,6 +25,7 @@ from outreach.dashboards.models import (
     PendingVillage,
     VillageDaySummary,
 )
+from outreach.lib.jobs import mark_new
 from outreach.people.models import Household, PartyMember, PartyOrganization
 from outreach.places.models import Village
 from outreach.visits.models import FLAGGED_STATUSES, Visit
@@ -50,37 +51,19 @@ def mark_villages_stale(village_ids) -> int:
     writer that made that mark queued the refresh that will take it, so the caller needs to queue one only when
     this call made a new mark.
     """
-    ids = sorted({int(v) for v in village_ids or () if v})
-    if not ids:
-        return 0
     # Callers pass village ids read from foreign keys, so they exist: no query to check them.
-    meta = PendingVillage._meta
-    marked_at = meta.get_field("marked_at").get_db_prep_save(timezone.now(), connection=connection)
-    quote = connection.ops.quote_name
-    sql = "INSERT INTO {} ({}, {}) VALUES {} ON CONFLICT ({}) DO NOTHING".format(
-        quote(meta.db_table),
-        quote("village_id"),
-        quote("marked_at"),
-        ", ".join(["(%s, %s)"] * len(ids)),
-        quote("village_id"),
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [value for v in ids for value in (v, marked_at)])
-        return max(cursor.rowcount, 0)
+    ids = sorted({int(v) for v in village_ids or () if v})
+    return mark_new(PendingVillage, [(v,) for v in ids], ("village",))
 
 
 def mark_organizations_stale(organization_ids) -> int:
     """Note party organizations whose members changed: their rows (and nothing else) are rebuilt next.
 
     Villages reach their organizations through the village mark; an agency branch (县农机发展中心党支部) is
-    tied to no village, so a write of its members marks the organization itself."""
+    tied to no village, so a write of its members marks the organization itself. Returns how many marks are
+    new (as ``mark_villages_stale``)."""
     ids = sorted({int(o) for o in organization_ids or () if o})
-    if not ids:
-        return 0
-    PendingOrganization.objects.bulk_create(
-        [PendingOrganization(organization_id=o) for o in ids], ignore_conflicts=True
-    )
-    return len(ids)
+    return mark_new(PendingOrganization, [(o,) for o in ids], ("organization",))
 
 
 def has_pending() -> bool:

@@ -32,3 +32,33 @@ def enqueue_unless_waiting(task, has_work, lock_key: int) -> bool:
             return False
         task.enqueue()
     return True
+
+
+def mark_new(model, keys: list[tuple], key_fields: tuple[str, ...], stamp_field: str = "marked_at") -> int:
+    """Insert the marks ``keys`` (tuples of ``key_fields`` values) into ``model`` in one ``INSERT … ON CONFLICT DO
+    NOTHING``, stamped now; return how many were new.
+
+    A mark already there keeps its time, and the writer that made it asked for the job that will take it: a
+    caller asks the queue (``enqueue_unless_waiting``) only when this returns more than 0.
+    """
+    if not keys:
+        return 0
+    from django.utils import timezone
+
+    meta = model._meta
+    fields = [meta.get_field(name) for name in (*key_fields, stamp_field)]
+    stamp = timezone.now()
+    params = [
+        f.get_db_prep_save(v, connection=connection) for key in keys for f, v in zip(fields, (*key, stamp), strict=True)
+    ]
+    quote = connection.ops.quote_name
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    sql = "INSERT INTO {} ({}) VALUES {} ON CONFLICT ({}) DO NOTHING".format(
+        quote(meta.db_table),
+        ", ".join(quote(f.column) for f in fields),
+        ", ".join([row] * len(keys)),
+        ", ".join(quote(f.column) for f in fields[: len(key_fields)]),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return max(cursor.rowcount, 0)

@@ -16,7 +16,7 @@ import statistics
 from collections import defaultdict
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, transaction
 from django.db.models import F, Q, Window
 from django.db.models.functions import Random, RowNumber
 from django.http import Http404
@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from outreach.accounts.scoping import get_in_scope_or_404, scope_queryset
 from outreach.campaigns.models import Campaign
+from outreach.lib.jobs import mark_new
 from outreach.mobile.forms import CHECKS, MATERIALS, RESIDENT_FLAGS, VisitForm
 from outreach.mobile.models import CallbackCheck, IntegrityFlag, PendingIntegrityCheck
 from outreach.people.models import Resident
@@ -306,16 +307,7 @@ def mark_for_integrity_check(village_id: int, visited_at) -> bool:
     visited_at = Visit._meta.get_field("visited_at").to_python(visited_at)  # a caller may pass ISO text
     if timezone.is_naive(visited_at):
         visited_at = timezone.make_aware(visited_at)
-    meta = PendingIntegrityCheck._meta
-    quote = connection.ops.quote_name
-    day = meta.get_field("day").get_db_prep_save(timezone.localdate(visited_at), connection=connection)
-    marked_at = meta.get_field("marked_at").get_db_prep_save(timezone.now(), connection=connection)
-    sql = "INSERT INTO {} ({}, {}, {}) VALUES (%s, %s, %s) ON CONFLICT ({}, {}) DO NOTHING".format(
-        quote(meta.db_table), quote("village_id"), quote("day"), quote("marked_at"), quote("village_id"), quote("day")
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [village_id, day, marked_at])
-        return cursor.rowcount > 0
+    return mark_new(PendingIntegrityCheck, [(village_id, timezone.localdate(visited_at))], ("village", "day")) > 0
 
 
 def has_pending_checks() -> bool:
