@@ -187,8 +187,9 @@ IMPORT_EXPORT_SKIP_ADMIN_LOG = False
 AUTHENTICATION_BACKENDS = [
     # First: refuses a locked-out username+address before any password is checked.
     "outreach.accounts.backends.LockoutBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Before the password backend: a permission the role grants is answered without a query.
     "outreach.accounts.permissions.RoleBackend",
+    "outreach.accounts.backends.PasswordBackend",
 ]
 
 # --- Dashboards (issue 7): rankings, 通报 ---------------------------------------------------------------

@@ -1,6 +1,9 @@
-"""django-axes' lockout check, tolerant of logins made in code."""
+"""django-axes' lockout check, tolerant of logins made in code, and the password backend."""
 
 from axes.backends import AxesStandaloneBackend
+from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.models import Permission
+from django.db.models import Q
 
 
 class LockoutBackend(AxesStandaloneBackend):
@@ -14,3 +17,24 @@ class LockoutBackend(AxesStandaloneBackend):
         if request is None:
             return None
         return super().authenticate(request, username=username, password=password, **kwargs)
+
+
+class PasswordBackend(ModelBackend):
+    """Django's username-and-password backend, reading a user's admin-given permissions in one query.
+
+    ``ModelBackend`` asks twice (the user's own permissions, then their groups'); pages that check one
+    permission the role does not grant would pay both on every request. The permissions are the same set.
+    """
+
+    def get_all_permissions(self, user_obj, obj=None):
+        if not user_obj.is_active or user_obj.is_anonymous or obj is not None:
+            return set()
+        if not hasattr(user_obj, "_perm_cache"):
+            if user_obj.is_superuser:
+                perms = Permission.objects.all()
+            else:
+                perms = Permission.objects.filter(Q(user=user_obj) | Q(group__user=user_obj)).distinct()
+            user_obj._perm_cache = {
+                f"{app}.{codename}" for app, codename in perms.values_list("content_type__app_label", "codename")
+            }
+        return user_obj._perm_cache

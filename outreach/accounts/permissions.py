@@ -10,7 +10,6 @@ unknown role or an action the model has no permission for.
 """
 
 from django.apps import apps
-from django.contrib.auth.backends import BaseBackend
 from django.core import checks
 from django.utils.functional import SimpleLazyObject
 
@@ -61,8 +60,15 @@ def check_role_permissions(app_configs=None, **kwargs):
     return errors
 
 
-class RoleBackend(BaseBackend):
-    """Grants an active user the permissions of their role, on top of any given in the admin."""
+class RoleBackend:
+    """Grants an active user the permissions of their role, on top of any given in the admin.
+
+    Listed before the password backend so a permission the role grants is answered with no query. It
+    authenticates no one and loads no user (no ``get_user``), so a session never names it as its backend.
+    """
+
+    def authenticate(self, request, **credentials):
+        return None
 
     def get_group_permissions(self, user_obj, obj=None):
         if not user_obj.is_active or user_obj.is_anonymous or obj is not None:

@@ -438,7 +438,7 @@ def login_session(user) -> tuple[str, str]:
     """A session cookie and CSRF token for ``user``, made the way ``login()`` stores them."""
     session = SessionStore()
     session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[BACKEND_SESSION_KEY] = "outreach.accounts.backends.PasswordBackend"
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
     session.create()
     return session.session_key, secrets.token_hex(16)

@@ -66,12 +66,16 @@ def mark_organizations_stale(organization_ids) -> int:
     return mark_new(PendingOrganization, [(o,) for o in ids], ("organization",))
 
 
-def has_pending() -> bool:
-    """Whether any village or organization is marked stale (asked of the primary, which was just written)."""
-    return (
-        PendingVillage.objects.using(DEFAULT_DB_ALIAS).exists()
-        or PendingOrganization.objects.using(DEFAULT_DB_ALIAS).exists()
-    )
+def has_pending(older_than_seconds: int = 0) -> bool:
+    """Whether any village or organization is marked stale (asked of the primary, which was just written),
+    with ``older_than_seconds`` only marks at least that old; one query (UNION ALL … LIMIT 1 stops at the
+    first row), since every ranking page asks it first."""
+    villages = PendingVillage.objects.using(DEFAULT_DB_ALIAS)
+    orgs = PendingOrganization.objects.using(DEFAULT_DB_ALIAS)
+    if older_than_seconds > 0:
+        cutoff = timezone.now() - dt.timedelta(seconds=older_than_seconds)
+        villages, orgs = villages.filter(marked_at__lte=cutoff), orgs.filter(marked_at__lte=cutoff)
+    return bool(villages.values_list("pk").union(orgs.values_list("pk"), all=True)[:1])
 
 
 def refresh_pending(older_than_seconds: int = 0, wait: bool = False) -> int:
@@ -82,11 +86,7 @@ def refresh_pending(older_than_seconds: int = 0, wait: bool = False) -> int:
     takes the marks left (the worker: a mark it skipped would wait for the next visit); otherwise the rows are
     read as they are.
     """
-    villages, orgs = PendingVillage.objects.all(), PendingOrganization.objects.all()
-    if older_than_seconds > 0:
-        cutoff = timezone.now() - dt.timedelta(seconds=older_than_seconds)
-        villages, orgs = villages.filter(marked_at__lte=cutoff), orgs.filter(marked_at__lte=cutoff)
-    if not villages.exists() and not orgs.exists():
+    if not has_pending(older_than_seconds):
         return 0
     with transaction.atomic():
         if not _lock_summaries(wait=wait):

@@ -22,7 +22,7 @@ from django_tables2.paginators import LazyPaginator
 
 from outreach.accounts.models import AccessLog, Role
 from outreach.accounts.privacy import display_phone
-from outreach.accounts.scoping import get_in_scope_or_404, in_scope, scope_queryset
+from outreach.accounts.scoping import get_in_scope_or_404, in_scope, instance_in_scope, scope_q, scope_queryset
 from outreach.accounts.services import record_access
 from outreach.campaigns.rules import CampaignChoice, all_campaigns, page_campaign
 from outreach.dashboards import bulletins, charts, queries
@@ -63,7 +63,10 @@ def _drill_urls(level: str, rows, request) -> None:
     else:
         return
     pks = [row["pk"] for row in rows if row.get("pk") is not None]
-    reachable = set(scope_queryset(request.user, target.objects.filter(pk__in=pks)).values_list("pk", flat=True))
+    if scope_q(request.user, target) is None:  # the whole city's viewer reaches every row, no query needed
+        reachable = set(pks)
+    else:
+        reachable = set(scope_queryset(request.user, target.objects.filter(pk__in=pks)).values_list("pk", flat=True))
     for row in rows:
         if row.get("pk") not in reachable:
             continue
@@ -87,7 +90,9 @@ def _breadcrumbs(parent, user) -> list[tuple[str, str | None]]:
     for place, name, child in ((county, "name", "town"), (town, "name", "village"), (village, "short_name", "grid")):
         if place is None:
             continue
-        opens = in_scope(user, place)
+        opens = instance_in_scope(user, place)  # from the place's own keys when they tell (no query)
+        if opens is None:
+            opens = in_scope(user, place)
         crumbs.append((getattr(place, name), reverse("dashboards:ranking", args=[child, place.pk]) if opens else None))
     return crumbs
 
