@@ -326,6 +326,9 @@ def test_it_names_the_denominator_on_the_page_its_excel_the_export_and_the_bulle
     client.force_login(users.city)
     page = client.get(f"/dashboard/rank/county/?date={day:%Y-%m-%d}").content.decode()
     assert "注册率、实名率的分母" in page and "常住人口口径" in page
+    # A cell shows the short name, the full one as its tooltip: a row stays one line.
+    assert '<span title="通报给出的常住人口（2022年5月20日通报）">通报（2022年5月20日）</span>' in page
+    assert '<span title="第七次人口普查常住人口（2020）">七普（2020）</span>' in page
     sheet = openpyxl.load_workbook(
         io.BytesIO(client.get(f"/dashboard/rank/county/?date={day:%Y-%m-%d}&export=xlsx").content)
     ).worksheets[0]

@@ -9,6 +9,7 @@ from django_tables2.utils import Accessor, OrderBy
 
 from outreach.lib import metrics as m
 from outreach.lib import xlsx
+from outreach.places.models import short_population_label
 
 
 class NoneLastListData(TableListData):
@@ -239,6 +240,29 @@ class FlaggedShareColumn(tables.Column):
         return metric_column(header, self.metric)
 
 
+class PopulationSourceColumn(tables.Column):
+    """常住人口口径: which 常住人口 a row's 注册率 and 实名率 divide by. The cell shows the short name
+    (七普（2020）) with the full one as its tooltip, so a row stays one line; Excel gets the full name."""
+
+    def __init__(self, **kwargs):
+        super().__init__(verbose_name="常住人口口径", accessor="population_source", orderable=False, **kwargs)
+
+    def cell_html(self, record):
+        label = record.get("population_source")
+        if not label:
+            return m.DASH
+        return format_html('<span title="{}">{}</span>', label, short_population_label(label))
+
+    def render(self, value, record):
+        return self.cell_html(record)
+
+    def export_value(self, record):
+        return record.get("population_source") or None
+
+    def export_column(self, header, table):
+        return xlsx.Column(header, kind="text", missing=m.DASH)
+
+
 class ReconcileColumn(tables.Column):
     """通报对账: the reconciliation flags of a county or town row (``queries.reconcile_row``) as badges."""
 
@@ -284,7 +308,7 @@ class RankingTable(BaseTable):
     delta = DeltaColumn()
     population = FigureColumn(verbose_name="常住人口")
     # Which 常住人口 each row's 注册率 and 实名率 divide by (census or a bulletin's figure), on the page and in Excel.
-    population_source = tables.Column(verbose_name="常住人口口径", default=m.DASH, orderable=False)
+    population_source = PopulationSourceColumn()
     registered = FigureColumn(verbose_name="安装注册人数")
     verified = FigureColumn(verbose_name="实名用户数")
     registration_rate = MetricColumn("registration_rate")

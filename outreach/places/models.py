@@ -56,6 +56,21 @@ def population_label(basis: str, year: int | None) -> str:
     return f"{label}（{year}）" if year else label
 
 
+# The short names a table cell shows (its tooltip and the line above the table give the full ones).
+SHORT_BASIS = {
+    PopulationBasis.CENSUS.label: "七普",
+    PopulationBasis.BULLETIN.label: "通报",
+    PopulationBasis.OTHER.label: "其他",
+}
+
+
+def short_population_label(label: str) -> str:
+    """ "第七次人口普查常住人口（2020）" → "七普（2020）"; "通报给出的常住人口（2021年8月13日通报）" → "通报（2021年8月13日）"."""
+    for full, short in SHORT_BASIS.items():
+        label = label.replace(full, short)
+    return label.replace("日通报）", "日）")
+
+
 def report_population_label(day) -> str:
     """The 常住人口 an App bulletin line gave itself, named as a denominator."""
     return f"{PopulationBasis.BULLETIN.label}（{day.year}年{day.month}月{day.day}日通报）"
