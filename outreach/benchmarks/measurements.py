@@ -179,7 +179,7 @@ def ranking_floor(ctx: Context, level: str) -> dict | None:
             if n:  # the first run warms the cache, as the page's warm-up request does
                 samples.append((time.perf_counter() - started) * 1000)
     what = (
-        f"下限：页面数字所需的汇总表 GROUP BY 裸 SQL（村每日汇总、党组织每日汇总各一条，按{queries.LEVELS[level]}分组，"
+        f"页面数字所需的汇总表 GROUP BY 裸 SQL（村每日汇总、党组织每日汇总各一条，按{queries.LEVELS[level]}分组，"
         f"{len(days)} 个日期），在同一次运行中计时"
     )
     return {"figure": "median_ms", "value": summarize(samples)["median_ms"], "what": what}
