@@ -184,7 +184,8 @@ def wrk_available() -> bool:
 def _lua_long_string(text: str) -> str:
     """``text`` as a Lua long-bracket literal: raw bytes, no escapes (LuaJIT reads no \\u escapes)."""
     level = 0
-    while f"]{'=' * level}]" in text:
+    # The text's own last "]" would close a level-0 bracket early ("[]" in "[[[]]]"): test it with one more.
+    while f"]{'=' * level}]" in text + "]":
         level += 1
     return f"[{'=' * level}[{text}]{'=' * level}]"
 
