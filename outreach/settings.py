@@ -158,6 +158,8 @@ STORAGES = {
 if DEBUG:
     STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"
 
+# Django's database sessions, loaded with one hand-written statement (outreach.accounts.sessions).
+SESSION_ENGINE = "outreach.accounts.sessions"
 SESSION_COOKIE_AGE = envint("SESSION_COOKIE_AGE", 8 * 3600)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 

@@ -95,3 +95,33 @@ def test_it_keeps_an_append_only_access_log(users):
         entry.save()
     with pytest.raises(PermissionError):
         entry.delete()
+
+
+def test_it_writes_the_same_scope_out_as_sql_for_the_visit_post(world, users):
+    # scope_sql (the visit POST's hand-written household lookup) answers what scope_queryset answers, for every
+    # role whose scope is a column of the household; a scope through relations is left to scope_queryset.
+    from django.db import connection
+
+    from outreach.accounts.scoping import scope_sql
+    from outreach.mobile.queries import visit_target
+
+    for name in ("city", "county", "other_county", "town", "other_town", "grid", "other_grid", "member"):
+        user = getattr(users, name)
+        scope = scope_sql(user, Household, "h", connection)
+        if name == "member":
+            assert scope is None
+        else:
+            condition, params = scope
+            sql = 'SELECT h."id" FROM "people_household" h' + (f" WHERE {condition}" if condition else "")
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                assert {row[0] for row in cursor.fetchall()} == _visible(user), name
+        for household in world.values():
+            found = visit_target(user, household.pk, [])
+            assert (found is not None) == (household.pk in _visible(user)), (name, household)
+            if found is not None:
+                assert (found.pk, found.village_id, found.grid_id) == (
+                    household.pk,
+                    household.village_id,
+                    household.grid_id,
+                )

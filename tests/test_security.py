@@ -135,3 +135,19 @@ def test_it_refuses_in_chinese(users, client):
     response = client.get(reverse("admin:accounts_user_changelist"))
     assert response.status_code == 403
     assert "没有权限" in response.content.decode()
+
+
+def test_it_reads_a_live_session_and_never_an_expired_one(users):
+    # outreach.accounts.sessions loads the session with its own statement: the same row, the same expiry rule.
+    import datetime as dt
+
+    from django.contrib.sessions.models import Session
+    from django.test import Client
+    from django.utils import timezone
+
+    client = Client()
+    client.force_login(users.grid)
+    assert client.get("/m/").status_code == 200
+    Session.objects.update(expire_date=timezone.now() - dt.timedelta(seconds=1))
+    response = client.get("/m/")
+    assert response.status_code == 302 and "login" in response["Location"]

@@ -53,9 +53,20 @@ def server_env(extra: dict | None = None) -> dict:
 
 
 def _children_cpu_seconds(parent: int) -> float:
-    """User + system CPU seconds used so far by the direct children of ``parent`` (gunicorn's workers)."""
-    total = 0
+    """User + system CPU seconds used so far by the children of ``parent`` (gunicorn's workers), the ones that
+    have exited included.
+
+    gunicorn restarts a worker after ``max_requests`` (5,000 ± 10%), several times a run at these rates: a
+    worker's CPU must not vanish from the count when it exits. The kernel adds the CPU of each child the parent
+    has reaped to the parent's ``cutime``/``cstime``, so the count is the live children's plus those; a new
+    worker's start-up (loading Django and the app) is counted as the CPU it is."""
     tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    try:
+        own = (Path("/proc") / str(parent) / "stat").read_text().rsplit(")", 1)[1].split()
+        total += int(own[13]) + int(own[14])  # cutime, cstime: the reaped children's
+    except OSError:
+        pass
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -173,7 +184,8 @@ def wrk_available() -> bool:
 def _lua_long_string(text: str) -> str:
     """``text`` as a Lua long-bracket literal: raw bytes, no escapes (LuaJIT reads no \\u escapes)."""
     level = 0
-    while f"]{'=' * level}]" in text:
+    # The text's own last "]" would close a level-0 bracket early ("[]" in "[[[]]]"): test it with one more.
+    while f"]{'=' * level}]" in text + "]":
         level += 1
     return f"[{'=' * level}[{text}]{'=' * level}]"
 

@@ -2,8 +2,8 @@
 
 from django.conf import settings
 from django.db import models
-from simple_history.models import HistoricalRecords
 
+from outreach.lib.history import HistoricalRecords
 from outreach.people.models import Household, PartyMember
 from outreach.places.models import County
 

@@ -21,12 +21,14 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRef, Q
+from django.db import DEFAULT_DB_ALIAS, connections, router
+from django.db.models import Exists, OuterRef, Q
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 from django.utils import timezone
 
 from outreach.campaigns.models import Assignment, Campaign
+from outreach.lib.rawrows import RowReader
 from outreach.places.models import County
 
 
@@ -121,10 +123,45 @@ def _forget(**kwargs):
         slot[0] = None
 
 
+def _snapshot_sql(held: bool, using: str = DEFAULT_DB_ALIAS) -> str:
+    """The snapshot's statement: every campaign row with one linked county id per row (none for a city-wide
+    drive), whether it lists every county (``covers_city``) and, with ``held``, whether the member (second
+    parameter) holds the household (first) in it. Written once as SQL: compiling it as a queryset cost each
+    visit POST about 3 ms of CPU."""
+    key = (using, held)
+    sql = _SQL.get(key)
+    if sql is None:
+        quote = connections[using].ops.quote_name
+        links = Campaign.counties.through._meta
+        assignment = Assignment._meta
+        held_sql = ""
+        if held:
+            held_sql = (
+                f", EXISTS(SELECT 1 FROM {quote(assignment.db_table)} a WHERE a.{quote('campaign_id')} = c.{quote('id')}"
+                f" AND a.{quote('household_id')} = %s AND a.{quote('member_id')} = %s)"
+            )
+        sql = (
+            f"SELECT {_CAMPAIGN_ROWS.columns('c', using)}, l.{quote('county_id')},"
+            f" NOT EXISTS(SELECT 1 FROM {quote(County._meta.db_table)} k WHERE NOT EXISTS("
+            f"SELECT 1 FROM {quote(links.db_table)} m WHERE m.{quote('campaign_id')} = c.{quote('id')}"
+            f" AND m.{quote('county_id')} = k.{quote('id')})){held_sql}"
+            f" FROM {quote(Campaign._meta.db_table)} c"
+            f" LEFT OUTER JOIN {quote(links.db_table)} l ON l.{quote('campaign_id')} = c.{quote('id')}"
+            f" ORDER BY c.{quote('start_date')} DESC, c.{quote('id')} DESC"
+        )
+        _SQL[key] = sql
+    return sql
+
+
+_CAMPAIGN_ROWS = RowReader(Campaign)
+_SQL: dict = {}
+
+
 def _snapshot(held_by: tuple[int, int] | None = None) -> tuple[_Snapshot, set[int]]:
     """The snapshot (the request's, else read now) and, for ``held_by`` = (household id, member id), the ids of
     the campaigns in which that member holds that household: one query, or none when the request has its
-    snapshot and no holder is asked about."""
+    snapshot and no holder is asked about. A campaign covers the whole city when it lists no county or every
+    county (``covers_city``)."""
     slot = _memo.get()
     snapshot = slot[0] if slot is not None else None
     if snapshot is not None:
@@ -133,29 +170,24 @@ def _snapshot(held_by: tuple[int, int] | None = None) -> tuple[_Snapshot, set[in
         household_id, member_id = held_by
         held = Assignment.objects.filter(household_id=household_id, member_id=member_id)
         return snapshot, set(held.values_list("campaign_id", flat=True))
-    rows = Campaign.objects.annotate(
-        county_link=F("counties__id"), whole_city=ExpressionWrapper(covers_city(), output_field=BooleanField())
-    )
-    if held_by is not None:
-        household_id, member_id = held_by
-        rows = rows.annotate(
-            held=Exists(
-                Assignment.objects.filter(campaign_id=OuterRef("pk"), household_id=household_id, member_id=member_id)
-            )
-        )
-    campaigns, held = {}, set()
-    for row in rows.order_by("-start_date", "-pk"):
-        campaign = campaigns.setdefault(row.pk, row)
-        if not hasattr(campaign, "linked"):
-            campaign.linked = set()
-        if row.county_link is not None:
-            campaign.linked.add(row.county_link)
-        if getattr(row, "held", False):
-            held.add(row.pk)
-    for campaign in campaigns.values():
-        campaign.county_ids = frozenset(campaign.__dict__.pop("linked"))
-        for name in ("county_link", "held"):
-            campaign.__dict__.pop(name, None)
+    using = router.db_for_read(Campaign)
+    width = len(_CAMPAIGN_ROWS.fields)
+    campaigns, linked, whole, held = {}, {}, {}, set()
+    with connections[using].cursor() as cursor:
+        cursor.execute(_snapshot_sql(held_by is not None, using), list(held_by or ()))
+        rows = cursor.fetchall()
+    for row in rows:
+        pk = row[0]
+        if pk not in campaigns:
+            campaigns[pk] = _CAMPAIGN_ROWS.instance(row, using)
+            linked[pk], whole[pk] = set(), row[width + 1]
+        if row[width] is not None:
+            linked[pk].add(row[width])
+        if held_by is not None and row[width + 2]:
+            held.add(pk)
+    for pk, campaign in campaigns.items():
+        campaign.county_ids = frozenset(linked[pk])
+        campaign.whole_city = not linked[pk] or bool(whole[pk])
     snapshot = _Snapshot(tuple(campaigns.values()))
     if slot is not None:
         slot[0] = snapshot

@@ -5,9 +5,9 @@ import datetime as dt
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
-from simple_history.models import HistoricalRecords
 
 from outreach.lib.append_only import AppendOnlyModel
+from outreach.lib.history import HistoricalRecords
 from outreach.places.models import County, GridArea, Town, Village
 
 

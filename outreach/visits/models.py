@@ -7,11 +7,10 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
-from simple_history.models import HistoricalRecords
 
 from outreach.campaigns.models import Campaign
 from outreach.campaigns.rules import visit_may_belong
-from outreach.lib.history import HistoryManager
+from outreach.lib.history import HistoricalRecords, HistoryManager
 from outreach.people.models import Household, PartyMember
 from outreach.places.models import County, GridArea, Town, Village
 

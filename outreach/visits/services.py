@@ -4,11 +4,11 @@ import hashlib
 
 from django.db import connection, transaction
 from django.db.models import Q
-from django.db.models.signals import post_save, pre_save
+from django.db.models.signals import m2m_changed, post_save, pre_save
 
 from outreach.campaigns.models import Campaign
 from outreach.lib.signals import field_data_changed
-from outreach.visits.models import QualifyingRule, Visit
+from outreach.visits.models import FraudType, QualifyingRule, Visit
 
 CHUNK = 500
 
@@ -61,8 +61,7 @@ def record_visit(*, client_id, household, campaign, visited_at, fraud_types=(), 
                 raise ClientIdTaken
             return stored, False
         if fraud_types:
-            # add(), not set(): a new visit has no rows to compare, so this is one INSERT.
-            visit.fraud_types.add(*fraud_types)
+            _add_scripts(visit, fraud_types)
         # Inside the visit's transaction: the receivers' marks commit (or roll back) with the visit, in the
         # same round trips, so a visit POST pays no second transaction.
         field_data_changed.send(sender=Visit, village_ids={visit.village_id})
@@ -98,6 +97,27 @@ def _insert_once(visit: Visit) -> int | None:
     visit._state.db = connection.alias
     post_save.send(sender=Visit, instance=visit, created=True, raw=False, using=connection.alias, update_fields=None)
     return visit.pk
+
+
+def _add_scripts(visit: Visit, fraud_types: list) -> None:
+    """``visit.fraud_types.add(*fraud_types)`` for a visit just inserted: its ``m2m_changed`` signals and one
+    ``INSERT … ON CONFLICT DO NOTHING`` (a new visit has no rows to compare), without the related manager's
+    compiled queryset."""
+    through = Visit.fraud_types.through
+    meta = through._meta
+    ids = {getattr(f, "pk", f) for f in fraud_types}
+    signal = {"sender": through, "instance": visit, "reverse": False, "model": FraudType, "using": connection.alias}
+    m2m_changed.send(action="pre_add", pk_set=ids, **signal)
+    quote = connection.ops.quote_name
+    sql = "INSERT INTO {} ({}, {}) VALUES {} ON CONFLICT DO NOTHING".format(
+        quote(meta.db_table),
+        quote(meta.get_field("visit").column),
+        quote(meta.get_field("fraudtype").column),
+        ", ".join(["(%s, %s)"] * len(ids)),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [value for pk in sorted(ids) for value in (visit.pk, pk)])
+    m2m_changed.send(action="post_add", pk_set=ids, **signal)
 
 
 def requalify_visits(campaign) -> int:
