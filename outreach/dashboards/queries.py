@@ -29,7 +29,7 @@ from django.utils import timezone
 from outreach.accounts.scoping import scope_queryset
 from outreach.campaigns.models import Assignment, Campaign
 from outreach.campaigns.rules import CampaignChoice, any_running, page_campaign
-from outreach.dashboards.models import OrganizationDaySummary, VillageDaySummary
+from outreach.dashboards.models import FIGURE_FIELDS, OrganizationDaySummary, VillageDaySummary
 from outreach.lib import metrics as m
 from outreach.people.models import (
     Household,
@@ -61,19 +61,7 @@ LEVELS = {
 }
 # Where a row of each level drills down to.
 CHILD_LEVEL = {"county": "town", "town": "village", "zone": "town", "village": "grid"}
-FIELD_FIGURES = [
-    "households",
-    "assigned",
-    "visited",
-    "signed",
-    "visits",
-    "qualified_visits",
-    "flagged_visits",
-    "app_installed",
-    "app_registered",
-    "app_verified",
-    "alerts_enabled",
-]
+FIELD_FIGURES = FIGURE_FIELDS
 # Levels whose rows carry official figures, so 通报 and 走访 are reconciled on them.
 RECONCILED_LEVELS = ("county", "town", "zone")
 # An official report older than this is not shown as the figure of a later date.
