@@ -709,7 +709,7 @@ def chase_counts(county: County, days: int = 7, as_of: dt.date | None = None) ->
 
 def villages_below_target(user, campaign: Campaign | None, as_of: dt.date, limit: int = 300) -> tuple[list[dict], int]:
     """Villages in ``user``'s scope whose 入户率 on ``as_of`` is below the campaign target, lowest first
-    (at most ``limit`` of them), and how many there are in all."""
+    (at most ``limit`` of them, as plain dicts with the place names), and how many there are in all."""
     day = _summary_day(campaign, as_of)
     if day is None:
         return [], 0
@@ -723,23 +723,25 @@ def villages_below_target(user, campaign: Campaign | None, as_of: dt.date, limit
         .filter(households__gt=0, done__lt=F("needed"))
     )
     # The lowest first by the metric's exact value (a city has a few thousand villages: sorted here, not by a
-    # float in SQL), then the page's rows fetched with their places.
-    figures = list(below.values_list("pk", "visited", "households", "village__code"))
-    figures.sort(key=lambda r: (metric.value({"visited": r[1], "households": r[2]}), r[3]))
-    shown = [pk for pk, *_ in figures[:limit]]
-    by_pk = VillageDaySummary.objects.select_related("village", "town", "county").in_bulk(shown)
+    # float in SQL); the names come in the same query, so the page's rows need no second read.
+    figures = list(
+        below.values_list(
+            "visited", "households", "village__code", "village_id", "village__short_name", "town__name", "county__name"
+        )
+    )
+    figures.sort(key=lambda r: (metric.value({"visited": r[0], "households": r[1]}), r[2]))
     result = []
-    for pk in shown:
-        s = by_pk[pk]
+    for visited, households, _code, village_id, village, town, county in figures[:limit]:
         result.append(
             {
-                "village": s.village,
-                "town": s.town,
-                "county": s.county,
-                "households": s.households,
-                "visited": s.visited,
-                "display": metric.display({"visited": s.visited, "households": s.households}),
-                "missing": max(0, _ceil(s.households * target) - s.visited),
+                "village_id": village_id,
+                "village": village,
+                "town": town,
+                "county": county,
+                "households": households,
+                "visited": visited,
+                "display": metric.display({"visited": visited, "households": households}),
+                "missing": max(0, _ceil(households * target) - visited),
             }
         )
     return result, len(figures)
