@@ -253,18 +253,25 @@ class _Sums:
 
 def _official_rows(days, level: str, **filters) -> list[dict]:
     """The reports that can be the latest on or before each of ``days`` (within the window) of every county or
-    town: per unit, the newest report of each day's window (one query, at most two rows per unit)."""
+    town: per unit, the newest report of each day's window (at most two rows per unit).
+
+    One plain read of the windows' reports (a month of one row a day per unit), the newest picked here: the
+    same pick as a correlated "newest in the window" subquery per row, which cost five times the read."""
     key = "county_id" if level == "county" else "town_id"
     reports = RegistrationReport.objects.filter(
         as_of__lte=max(days), as_of__gte=min(days) - dt.timedelta(days=REPORT_WINDOW_DAYS), **filters
     )
     reports = reports.filter(town__isnull=True) if level == "county" else reports.filter(town__isnull=False)
-    newest = Q()
-    for day in days:
-        window = {"as_of__lte": day, "as_of__gte": day - dt.timedelta(days=REPORT_WINDOW_DAYS)}
-        latest = reports.filter(**{key: OuterRef(key)}, **window).order_by("-as_of").values("as_of")[:1]
-        newest |= Q(as_of=Subquery(latest))
-    return list(reports.filter(newest).order_by().values(key, "as_of", "registered", "verified", "population"))
+    windows = [(day - dt.timedelta(days=REPORT_WINDOW_DAYS), day) for day in days]
+    newest = {}
+    for row in reports.order_by().values_list(key, "as_of", "registered", "verified", "population"):
+        for n, (earliest, latest) in enumerate(windows):
+            if earliest <= row[1] <= latest:
+                found = newest.get((row[0], n))
+                if found is None or row[1] > found[1]:
+                    newest[(row[0], n)] = row
+    names = (key, "as_of", "registered", "verified", "population")
+    return [dict(zip(names, row, strict=True)) for row in set(newest.values())]
 
 
 def _latest_on(rows: list[dict], as_of, key: str) -> dict[int, dict]:
