@@ -609,15 +609,20 @@ def reconciliation(parent=None, as_of: dt.date | None = None, campaign=None) -> 
 # ------------------------------------------------------------------------------------------------ trends
 
 
+def trend_reports(until: dt.date, days: int = 120):
+    """(county, date, 安装注册人数, 常住人口) of every county report of the last ``days`` days up to ``until``."""
+    return RegistrationReport.objects.filter(
+        town__isnull=True, as_of__lte=until, as_of__gt=until - dt.timedelta(days=days)
+    ).values_list("county_id", "as_of", "registered", "population")
+
+
 def registration_trend(until: dt.date, days: int = 120) -> dict:
     """注册率 per county on every county report date of the last ``days`` days: {dates, series}."""
     counties = County.objects.order_by("code").values_list("pk", "name", "population")
     names, populations = {}, {}
     for pk, name, population in counties:
         names[pk], populations[pk] = name, population
-    reports = RegistrationReport.objects.filter(
-        town__isnull=True, as_of__lte=until, as_of__gt=until - dt.timedelta(days=days)
-    ).values_list("county_id", "as_of", "registered", "population")
+    reports = trend_reports(until, days)
     points = defaultdict(dict)
     dates = set()
     for county_id, day, registered, population in reports:
@@ -629,10 +634,8 @@ def registration_trend(until: dt.date, days: int = 120) -> dict:
     return {"dates": dates, "series": series}
 
 
-def progress_trend(campaign: Campaign | None, until: dt.date, county=None, step_days: int = 7) -> dict:
-    """入户率 over the campaign (weekly points and ``until``) against the campaign's target."""
-    if campaign is None:
-        return {"dates": [], "series": [], "target": None}
+def progress_days(campaign: Campaign, until: dt.date, step_days: int = 7) -> list[dt.date]:
+    """The days the 入户率 trend shows: every ``step_days`` from the campaign's start, then ``until`` (or its end)."""
     end = min(until, campaign.end_date)
     days = []
     day = campaign.start_date
@@ -640,10 +643,23 @@ def progress_trend(campaign: Campaign | None, until: dt.date, county=None, step_
         days.append(day)
         day += dt.timedelta(days=step_days)
     days.append(end)
+    return days
+
+
+def progress_sums(campaign: Campaign, days: list[dt.date], county=None):
+    """{day, h: households, v: visited} summed over the villages (of ``county``, else the city) on each of ``days``."""
     qs = VillageDaySummary.objects.filter(campaign=campaign, day__in=days)
     if county is not None:
         qs = qs.filter(county=county)
-    sums = {r["day"]: r for r in qs.order_by().values("day").annotate(h=Sum("households"), v=Sum("visited"))}
+    return qs.order_by().values("day").annotate(h=Sum("households"), v=Sum("visited"))
+
+
+def progress_trend(campaign: Campaign | None, until: dt.date, county=None, step_days: int = 7) -> dict:
+    """入户率 over the campaign (weekly points and ``until``) against the campaign's target."""
+    if campaign is None:
+        return {"dates": [], "series": [], "target": None}
+    days = progress_days(campaign, until, step_days)
+    sums = {r["day"]: r for r in progress_sums(campaign, days, county)}
     values = []
     for day in days:
         r = sums.get(day)
@@ -722,20 +738,10 @@ def villages_below_target(user, campaign: Campaign | None, as_of: dt.date, limit
         return [], 0
     metric = m.BY_KEY["visit_rate"]
     target = m.percent_target(campaign.target_visit_rate)
-    villages = scope_queryset(user, Village.objects.all())
-    # visited ÷ households < target, compared in integers.
-    below = (
-        VillageDaySummary.objects.filter(campaign=campaign, day=day, village__in=villages.values("pk"))
-        .annotate(done=F("visited") * target.denominator, needed=F("households") * target.numerator)
-        .filter(households__gt=0, done__lt=F("needed"))
-    )
+    below = summaries_below_target(user, campaign, day, target)
     # The lowest first by the metric's exact value (a city has a few thousand villages: sorted here, not by a
     # float in SQL); the names come in the same query, so the page's rows need no second read.
-    figures = list(
-        below.values_list(
-            "visited", "households", "village__code", "village_id", "village__short_name", "town__name", "county__name"
-        )
-    )
+    figures = list(below)
     figures.sort(key=lambda r: (metric.value({"visited": r[0], "households": r[1]}), r[2]))
     result = []
     for visited, households, _code, village_id, village, town, county in figures[:limit]:
@@ -752,6 +758,21 @@ def villages_below_target(user, campaign: Campaign | None, as_of: dt.date, limit
             }
         )
     return result, len(figures)
+
+
+def summaries_below_target(user, campaign: Campaign, day: dt.date, target: m.Fraction):
+    """(visited, households, village code, village id, village, town and county names) of the summary rows of
+    ``day`` in ``user``'s scope whose 入户率 is below ``target``: the one read of the villages' chase list."""
+    villages = scope_queryset(user, Village.objects.all())
+    # visited ÷ households < target, compared in integers.
+    return (
+        VillageDaySummary.objects.filter(campaign=campaign, day=day, village__in=villages.values("pk"))
+        .annotate(done=F("visited") * target.denominator, needed=F("households") * target.numerator)
+        .filter(households__gt=0, done__lt=F("needed"))
+        .values_list(
+            "visited", "households", "village__code", "village_id", "village__short_name", "town__name", "county__name"
+        )
+    )
 
 
 def _ceil(value: m.Fraction) -> int:
