@@ -68,13 +68,18 @@ def _drill_urls(level: str, rows, request) -> None:
         reachable = set(pks)
     else:
         reachable = set(scope_queryset(request.user, target.objects.filter(pk__in=pks)).values_list("pk", flat=True))
+    # One reverse() for all the rows: each row's link is the same path with its own key.
+    if place is None:
+        path = reverse(name, args=[child, _PK_SLOT]).replace(str(_PK_SLOT), "{}")
+    else:
+        path = reverse(name)
     for row in rows:
         if row.get("pk") not in reachable:
             continue
         if place is None:
-            url, params = reverse(name, args=[child, row["pk"]]), query
+            url, params = path.format(row["pk"]), query
         else:
-            url, params = reverse(name), {**query, place: row["pk"]}
+            url, params = path, {**query, place: row["pk"]}
         row["url"] = f"{url}?{urlencode(params)}" if params else url
 
 
