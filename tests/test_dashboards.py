@@ -349,13 +349,16 @@ def test_it_masks_phones_in_the_chase_list(field_world, users, client):
     assert h4.phone not in text and h4.phone[:3] + "****" + h4.phone[-4:] in text
 
 
-def test_it_lists_villages_below_target(field_world, users, client):
+def test_it_lists_villages_below_target(field_world, places, users, client):
     client.force_login(users.county)
     response = client.get("/dashboard/chase/villages/?date=2021-08-13")
     text = response.content.decode()
     assert "周庄村" in text and "王庄村" in text  # 50.00% and 0.00% under the 100% target
     assert text.index("王庄村") < text.index("周庄村")  # lowest first
     assert "共 2 个村未达目标" in text
+    # Each row names its county and town and leads to the village's grid ranking.
+    assert f'<a href="/dashboard/rank/grid/{places.zhouzhuang.pk}/">周庄村</a>' in text
+    assert "<td>新绛县</td>" in text
     client.force_login(users.other_county)
     assert "周庄村" not in client.get("/dashboard/chase/villages/?date=2021-08-13").content.decode()
 
