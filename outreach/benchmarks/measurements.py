@@ -115,11 +115,15 @@ PAGE = [Target("median_ms", "<=", 50, "#13")]
 def dashboards_rebuild(ctx: Context) -> dict:
     import time
 
-    from outreach.dashboards.services import rebuild_summaries
+    from outreach.dashboards.services import rebuild_summaries, vacuum_summaries
 
     started = time.perf_counter()
     rebuild_summaries()
-    return {"seconds": round(time.perf_counter() - started, 2)}
+    seconds = time.perf_counter() - started
+    # As `refresh_summaries --all` does: the pages measured next read the covering indexes alone.
+    started = time.perf_counter()
+    vacuum_summaries()
+    return {"seconds": round(seconds, 2), "vacuum_seconds": round(time.perf_counter() - started, 2)}
 
 
 def _dashboard(role: str, url_name: str, args=None, floor=None):
