@@ -129,6 +129,21 @@ def rebuild_summaries(campaign: Campaign | None = None) -> dict[str, int]:
     return counts
 
 
+def vacuum_summaries() -> bool:
+    """After a full rebuild: VACUUM (ANALYZE) both summary tables on PostgreSQL, outside any transaction.
+
+    The rankings' covering indexes answer from the index alone only for pages the visibility map marks
+    all-visible; freshly rewritten rows are not until a VACUUM, so without one (autovacuum off or not yet round)
+    every row is fetched from the heap again. Returns whether it ran (not on SQLite, not inside a transaction).
+    """
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return False
+    with connection.cursor() as cursor:
+        for model in (VillageDaySummary, OrganizationDaySummary):
+            cursor.execute(f"VACUUM (ANALYZE) {connection.ops.quote_name(model._meta.db_table)}")
+    return True
+
+
 # Any constant of our own: one refresh or rebuild at a time, so two never delete and re-insert the same rows.
 _LOCK_KEY = 7_202_108_13
 

@@ -363,6 +363,7 @@ def supervise_columns(user, level: str, parent, rows, as_of, metric, title: str)
         orders = orders.filter(village__isnull=True)
     open_by_unit = dict(orders.order_by("pk").values_list(f"{level}_id", "pk"))
     ranked = sum(1 for row in rows if row.get("rank") is not None)
+    open_url = reverse("dashboards:supervision_open")
     for row in rows:
         if not row.get("code"):
             continue
@@ -375,9 +376,7 @@ def supervise_columns(user, level: str, parent, rows, as_of, metric, title: str)
             if row.get("rank")
             else f"{as_of:%Y-%m-%d} {title}（{metric.name}）无数据"
         )
-        row["supervise_url"] = (
-            reverse("dashboards:supervision_open") + "?" + urlencode({"code": row["code"], "why": why})
-        )
+        row["supervise_url"] = open_url + "?" + urlencode({"code": row["code"], "why": why})
         row["supervise_label"] = "督办"
         row["supervise_new"] = True
     return [("supervise", SuperviseColumn())]

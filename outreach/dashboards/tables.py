@@ -87,6 +87,19 @@ class BaseTable(tables.Table):
             cells.append(f"{opening}{header}</th>")
         return mark_safe("<thead><tr>" + "".join(cells) + "</tr></thead>")
 
+    def as_html(self):
+        """The whole table as ``{% render_table %}`` draws it with ``dashboards/table.html`` (for a table shown on
+        one page, unpaginated), without the template: its blocks and context cost as much as the rows."""
+        if self.data:
+            body = self.tbody_html()
+        else:
+            body = format_html('<tr><td colspan="{}">{}</td></tr>', len(self.columns), self.empty_text)
+        head = self.thead_html() if self.show_header else ""
+        attrs = self.attrs.as_html()
+        return format_html(
+            '<div class="table-container"><table {}>{}<tbody>{}</tbody></table></div>', attrs, head, body
+        )
+
     def export_columns(self) -> list[xlsx.Column]:
         """The visible columns as the xlsx writer's columns: typed cells, "—" where the page shows it."""
         return [
