@@ -195,3 +195,18 @@ def test_it_answers_the_blank_admin_page_with_the_session_and_the_user_only(plac
     with CaptureQueriesContext(connection) as ctx:
         assert client.get(url).status_code == 200
     assert len(ctx.captured_queries) == 2, [q["sql"][:80] for q in ctx.captured_queries]
+
+
+def test_it_lists_assignments_by_the_households_village_and_names_each_grid(places, superuser, client):
+    member = make_member(places.zhouzhuang, name="王党员")
+    first_village, second_village = sorted([places.zhouzhuang, places.wangzhuang], key=lambda v: v.pk)
+    later = make_household(second_village)
+    earlier = make_household(first_village)  # a higher id, in the village listed first
+    for household in (later, earlier):
+        make_assignment(household, member)
+    client.force_login(superuser)
+    listed = list(client.get(reverse("admin:campaigns_assignment_changelist")).context["cl"].result_list)
+    assert [a.household_id for a in listed] == [earlier.pk, later.pk]
+    make_household(places.zhouzhuang, grid=places.zhouzhuang_grid)
+    body = client.get(reverse(HOUSEHOLDS)).content.decode()
+    assert '<td class="field-grid_name">周庄村·第1网格</td>' in body
