@@ -16,15 +16,21 @@ from django.contrib.admin.apps import AdminConfig
 from django.urls import get_script_prefix
 from django.utils.translation import get_language
 
-#: How many permission sets (roles, and users with permissions given in the admin) are kept per process.
+#: How many permission sets (roles, and users with permissions given in the admin) are kept per process, and
+#: how many rendered side bars (one per permission set and current model, about 10 KB each).
 CACHED_KEYS = 256
+CACHED_SIDEBARS = 512
 
 
 class _Bounded(OrderedDict):
+    def __init__(self, size):
+        super().__init__()
+        self.size = size
+
     def remember(self, key, value):
         self[key] = value
         self.move_to_end(key)
-        while len(self) > CACHED_KEYS:
+        while len(self) > self.size:
             self.popitem(last=False)
         return value
 
@@ -32,8 +38,8 @@ class _Bounded(OrderedDict):
 class OutreachAdminSite(AdminSite):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._app_dicts = _Bounded()
-        self.rendered_sidebars = _Bounded()
+        self._app_dicts = _Bounded(CACHED_KEYS)
+        self.rendered_sidebars = _Bounded(CACHED_SIDEBARS)
 
     def permission_key(self, request):
         """Everything the side bar depends on; cached on the request."""
