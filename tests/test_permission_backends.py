@@ -4,6 +4,7 @@ from django.contrib.auth.models import Group, Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from outreach.accounts.backends import PasswordBackend
 from outreach.accounts.models import Role, User
 from tests.factories import make_user
 
@@ -51,3 +52,19 @@ def test_a_session_logged_in_by_password_names_the_password_backend(client, plac
     user.save()
     assert client.login(username="pw_user", password="Fanzha-2021-x")
     assert client.session["_auth_user_backend"] == "outreach.accounts.backends.PasswordBackend"
+
+
+def test_a_user_loaded_for_a_session_without_given_permissions_costs_no_permission_query(places, client):
+    county = make_user(Role.COUNTY, county=places.xinjiang)
+    loaded = PasswordBackend().get_user(county.pk)
+    with CaptureQueriesContext(connection) as ctx:
+        assert not loaded.has_perm("accounts.view_accesslog")
+        assert loaded.has_perm("people.view_household")
+    assert len(ctx.captured_queries) == 0
+    # Given one in the admin: the next load finds it.
+    county.user_permissions.add(Permission.objects.get(codename="view_accesslog", content_type__app_label="accounts"))
+    assert PasswordBackend().get_user(county.pk).has_perm("accounts.view_accesslog")
+    group = Group.objects.create(name="审计")
+    group.permissions.add(Permission.objects.get(codename="view_populationchange", content_type__app_label="places"))
+    county.groups.add(group)
+    assert PasswordBackend().get_user(county.pk).has_perm("places.view_populationchange")

@@ -24,33 +24,51 @@ class LockoutBackend(AxesStandaloneBackend):
 
 
 class PasswordBackend(ModelBackend):
-    """Django's username-and-password backend, reading a user's admin-given permissions in one query.
+    """Django's username-and-password backend, reading a user's admin-given permissions in one query, and none
+    for a user who has none.
 
     ``ModelBackend`` asks twice (the user's own permissions, then their groups'); pages that check one
     permission the role does not grant would pay both on every request. The permissions are the same set.
-    ``get_user`` (every request of a session) reads the user with one statement written out: the compiled
-    queryset cost a visit POST more CPU than the query. Django still checks the session hash against it.
+    ``get_user`` (every request of a session) reads the user with one statement written out (the compiled
+    queryset cost a visit POST more CPU than the query), with whether they have any admin-given permission or
+    group at all (two EXISTS in the same statement): the usual user, whose permissions all come from the role,
+    costs no second query. Django still checks the session hash against it.
     """
 
     _rows = None
+    _statements: dict[str, str] = {}
+
+    @classmethod
+    def _statement(cls, using: str) -> str:
+        if using in cls._statements:
+            return cls._statements[using]
+        model = get_user_model()
+        if cls._rows is None:
+            cls._rows = RowReader(model)
+        quote = connections[using].ops.quote_name
+        pk = quote(model._meta.pk.column)
+        given = []
+        for name in ("user_permissions", "groups"):
+            field = model._meta.get_field(name)
+            given.append(
+                f"EXISTS (SELECT 1 FROM {quote(field.m2m_db_table())} m WHERE m.{quote(field.m2m_column_name())} = u.{pk})"
+            )
+        cls._statements[using] = (
+            f"SELECT {cls._rows.columns('u', using)}, ({' OR '.join(given)})"
+            f" FROM {quote(model._meta.db_table)} u WHERE u.{pk} = %s"
+        )
+        return cls._statements[using]
 
     def get_user(self, user_id):
         model = get_user_model()
-        if PasswordBackend._rows is None:
-            PasswordBackend._rows = RowReader(model)
         using = router.db_for_read(model)
-        connection = connections[using]
-        quote = connection.ops.quote_name
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT {self._rows.columns('u', using)} FROM {quote(model._meta.db_table)} u"
-                f" WHERE u.{quote(model._meta.pk.column)} = %s",
-                [user_id],
-            )
+        with connections[using].cursor() as cursor:
+            cursor.execute(self._statement(using), [user_id])
             row = cursor.fetchone()
         if row is None:
             return None
-        user = self._rows.instance(row, using)
+        user = self._rows.instance(row[:-1], using)
+        user.has_given_permissions = bool(row[-1])
         return user if self.user_can_authenticate(user) else None
 
     def get_all_permissions(self, user_obj, obj=None):
@@ -59,9 +77,13 @@ class PasswordBackend(ModelBackend):
         if not hasattr(user_obj, "_perm_cache"):
             if user_obj.is_superuser:
                 perms = Permission.objects.all()
+            elif getattr(user_obj, "has_given_permissions", True) is False:
+                perms = None  # loaded by get_user, known to have neither permissions nor groups
             else:
                 perms = Permission.objects.filter(Q(user=user_obj) | Q(group__user=user_obj)).distinct()
-            user_obj._perm_cache = {
-                f"{app}.{codename}" for app, codename in perms.values_list("content_type__app_label", "codename")
-            }
+            user_obj._perm_cache = (
+                set()
+                if perms is None
+                else {f"{app}.{codename}" for app, codename in perms.values_list("content_type__app_label", "codename")}
+            )
         return user_obj._perm_cache

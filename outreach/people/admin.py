@@ -210,8 +210,10 @@ class HouseholdAdmin(RosterDatesAdminMixin, OutreachHistoryAdmin):
     phone_fields = ("phone",)
     form = HouseholdAdminForm
     village_path = "village_id"
-    list_display = ["head_name", "phone", "short_address", "size", "village", "town", "county", "grid", "roster_end"]
-    list_select_related = ["village", "town", "county", "grid__village"]
+    list_display = [
+        "head_name", "phone", "short_address", "size", "village", "town", "county", "grid_name", "roster_end",
+    ]  # fmt: skip
+    list_select_related = ["village", "town", "county", "grid"]
     list_filter = [
         CountyFilter,
         TownFilter,
@@ -237,6 +239,17 @@ class HouseholdAdmin(RosterDatesAdminMixin, OutreachHistoryAdmin):
         if len(address) <= ADDRESS_SHOWN:
             return address
         return format_html('<span title="{}">{}…</span>', address, address[: ADDRESS_SHOWN - 1])
+
+    @admin.display(description="网格", ordering="grid")
+    def grid_name(self, obj):
+        # The grid as its own name says it (村·网格), from the household's village already on the row: one join
+        # fewer for every page. A grid of another village (never saved by the forms or imports) is asked for.
+        grid = obj.grid
+        if grid is None:
+            return None
+        if grid.village_id == obj.village_id:
+            grid.village = obj.village
+        return str(grid)
 
     fieldsets = [
         (None, {"fields": ["head_name", "phone", "address", "size", "note"]}),

@@ -240,9 +240,16 @@ class Household(models.Model):
     phone = models.CharField("联系电话", max_length=20, blank=True)
     address = models.CharField("家庭住址", max_length=200, blank=True)
     size = models.PositiveSmallIntegerField("家庭人口", default=1)
-    county = models.ForeignKey(County, on_delete=models.PROTECT, related_name="households", verbose_name="县（市、区）")
-    town = models.ForeignKey(Town, on_delete=models.PROTECT, related_name="households", verbose_name="乡镇（街道）")
-    village = models.ForeignKey(Village, on_delete=models.PROTECT, related_name="households", verbose_name="村（社区）")
+    # No single-column indexes on county, town and village: the list-order indexes in Meta start with them.
+    county = models.ForeignKey(
+        County, on_delete=models.PROTECT, related_name="households", verbose_name="县（市、区）", db_index=False
+    )
+    town = models.ForeignKey(
+        Town, on_delete=models.PROTECT, related_name="households", verbose_name="乡镇（街道）", db_index=False
+    )
+    village = models.ForeignKey(
+        Village, on_delete=models.PROTECT, related_name="households", verbose_name="村（社区）", db_index=False
+    )
     grid = models.ForeignKey(
         GridArea, on_delete=models.PROTECT, null=True, blank=True, related_name="households", verbose_name="网格"
     )
@@ -288,6 +295,12 @@ class Household(models.Model):
             # The chase list's order (vulnerable first, then village, id): read in order and stopped after one page
             # instead of sorting a county's 200,000 households for every page.
             models.Index(vulnerable_first(), "village", "id", name="household_vulnerable_first_idx"),
+            # The list's order (village, id) within each level a user is scoped at: page 1 of a county's or a town's
+            # households is read in order and stopped after 50 rows. With one index on village alone a county
+            # whose villages come late was found by walking the whole city in village order (0.4 s a page).
+            models.Index(fields=["village", "id"], name="household_village_order_idx"),
+            models.Index(fields=["town", "village", "id"], name="household_town_order_idx"),
+            models.Index(fields=["county", "village", "id"], name="household_county_order_idx"),
         ]
         constraints = [
             models.CheckConstraint(

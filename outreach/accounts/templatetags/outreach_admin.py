@@ -1,9 +1,11 @@
 """Admin template tags for lists of millions of rows."""
 
 import datetime as dt
+from urllib.parse import quote
 
 from django import template
-from django.contrib.admin.templatetags.admin_list import date_hierarchy
+from django.contrib import admin
+from django.contrib.admin.templatetags.admin_list import date_hierarchy, result_headers, result_list
 from django.contrib.admin.templatetags.base import InclusionAdminNode
 from django.db import models
 from django.utils import timezone
@@ -76,6 +78,50 @@ def range_date_hierarchy_tag(parser, token):
     return InclusionAdminNode(
         parser, token, func=range_date_hierarchy, template_name="date_hierarchy.html", takes_context=False
     )
+
+
+def fast_result_list(cl):
+    """Django's ``result_list``, the rows written by the change list's ``result_rows`` when it has them."""
+    rows = cl.result_rows() if hasattr(cl, "result_rows") else None
+    if rows is None:
+        return result_list(cl)
+    headers = list(result_headers(cl))
+    return {
+        "cl": cl,
+        "result_hidden_fields": [],
+        "result_headers": headers,
+        "num_sorted_fields": sum(1 for h in headers if h["sortable"] and h["sorted"]),
+        "results": rows,
+    }
+
+
+@register.tag(name="fast_result_list")
+def fast_result_list_tag(parser, token):
+    return InclusionAdminNode(
+        parser, token, func=fast_result_list, template_name="change_list_results.html", takes_context=False
+    )
+
+
+SIDEBAR = "admin/outreach/nav_sidebar_uncached.html"
+
+
+@register.simple_tag(takes_context=True)
+def cached_nav_sidebar(context):
+    """Django's side bar, rendered once per set of permissions and marked current model (``OutreachAdminSite``)."""
+    request, apps = context.get("request"), context.get("available_apps")
+    site = admin.site
+    key = getattr(request, "_outreach_permission_key", None)
+    template = context.template.engine.get_template(SIDEBAR)
+    if key is None or apps is None or not hasattr(site, "rendered_sidebars"):
+        return template.render(context)
+    # What the template marks as current: the app and model URLs inside the page's path.
+    path = quote(request.path)
+    urls = (url for app in apps for url in (app["app_url"], *(m["admin_url"] for m in app["models"])))
+    key = (key, tuple(url for url in urls if url and url in path))
+    found = site.rendered_sidebars.get(key)
+    if found is None:
+        found = site.rendered_sidebars.remember(key, template.render(context))
+    return found
 
 
 @register.filter
