@@ -207,9 +207,9 @@ def _signature_flags(rows) -> list[IntegrityFlag]:
     if not hashes:
         return []
     by_hash = defaultdict(list)
-    for pk, household, digest in Visit.objects.filter(signature_sha256__in=hashes).values_list(
-        "id", "household_id", "signature_sha256"
-    ):
+    # The exclude names the partial index's own condition, so PostgreSQL may read it.
+    matching = Visit.objects.filter(signature_sha256__in=hashes).exclude(signature_sha256="")
+    for pk, household, digest in matching.values_list("id", "household_id", "signature_sha256"):
         by_hash[digest].append((pk, household))
     flags = []
     for seen in by_hash.values():

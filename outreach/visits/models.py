@@ -72,6 +72,21 @@ class IntegrityStatus(models.TextChoices):
 FLAGGED_STATUSES = (IntegrityStatus.OPEN, IntegrityStatus.CONFIRMED)
 
 
+HISTORY_UNINDEXED = [
+    "client_id",
+    "campaign",
+    "household",
+    "visitor",
+    "recorded_by",
+    "visited_at",
+    "signature_sha256",
+    "county",
+    "town",
+    "village",
+    "grid",
+]
+
+
 class Visit(models.Model):
     """One visit to a household. ``client_id`` is made on the phone, so a resent form stores it once.
 
@@ -80,9 +95,19 @@ class Visit(models.Model):
 
     client_id = models.UUIDField("客户端编号", unique=True, default=uuid.uuid4, editable=False)
     campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="visits", verbose_name="活动")
-    household = models.ForeignKey(Household, on_delete=models.PROTECT, related_name="visits", verbose_name="住户")
+    # No single-column indexes on household and visitor either: visit_household_idx and visit_visitor_idx start
+    # with them. Every index is one more write per visit POST.
+    household = models.ForeignKey(
+        Household, on_delete=models.PROTECT, related_name="visits", verbose_name="住户", db_index=False
+    )
     visitor = models.ForeignKey(
-        PartyMember, on_delete=models.PROTECT, null=True, blank=True, related_name="visits", verbose_name="走访党员"
+        PartyMember,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="visits",
+        verbose_name="走访党员",
+        db_index=False,
     )
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -116,8 +141,9 @@ class Visit(models.Model):
         help_text="由走访疑点检查和核查结果汇总",
     )
     signature = models.FileField("承诺书签名", upload_to="signatures/%Y/%m/", blank=True)
-    # SHA-256 of the signature image: the same image on different households is an integrity flag.
-    signature_sha256 = models.CharField("签名图片指纹", max_length=64, blank=True, db_index=True, editable=False)
+    # SHA-256 of the signature image: the same image on different households is an integrity flag (looked up by
+    # equality only: the partial index in Meta, without the pattern-ops twin a CharField's db_index adds).
+    signature_sha256 = models.CharField("签名图片指纹", max_length=64, blank=True, editable=False)
     photo = models.FileField("现场照片", upload_to="visit_photos/%Y/%m/", blank=True)
     latitude = models.DecimalField("纬度", max_digits=9, decimal_places=6, null=True, blank=True)
     longitude = models.DecimalField("经度", max_digits=9, decimal_places=6, null=True, blank=True)
@@ -140,7 +166,9 @@ class Visit(models.Model):
         db_index=False,
     )
     created_at = models.DateTimeField("上传时间", auto_now_add=True)
-    history = HistoricalRecords(history_manager=HistoryManager)
+    # The change history is read by visit (id), date and user; its copies of the visit's indexed columns are
+    # never searched, and each index would be one more write per visit POST.
+    history = HistoricalRecords(history_manager=HistoryManager, no_db_index=HISTORY_UNINDEXED)
 
     class Meta:
         verbose_name = "走访记录"
@@ -157,6 +185,9 @@ class Visit(models.Model):
             models.Index(fields=["county", "visited_at"], name="visit_county_date_idx"),
             models.Index(fields=["town", "visited_at"], name="visit_town_date_idx"),
             models.Index(fields=["grid", "visited_at"], name="visit_grid_date_idx"),
+            models.Index(
+                fields=["signature_sha256"], name="visit_signature_idx", condition=~models.Q(signature_sha256="")
+            ),
         ]
         constraints = [
             models.CheckConstraint(
