@@ -192,17 +192,23 @@ def time_copy_floor(rows: int, county: str = "140825000000") -> dict:
     from django.db import connection, transaction
     from django.utils import timezone
 
+    from outreach.dataio.importers.households import NEW_HOUSEHOLD_FIELDS
     from outreach.people.models import Household
 
     village = Village.objects.filter(county__code=county, is_placeholder=False).order_by("code").first()
     stamp = connection.ops.adapt_datetimefield_value(timezone.now())
-    fields = ["head_name", "phone", "address", "size", "note", "county", "town", "village", "grid",
-              "elderly_alone", "left_behind", "student_family", "no_smartphone", "created_at", "updated_at"]  # fmt: skip
-    data = [
-        (f"王{n % 997}", f"139{n:08d}", f"{village.short_name}{n % 12 + 1}组{n}号", n % 5 + 1, "",
-         village.county_id, village.town_id, village.pk, None, False, False, False, False, stamp, stamp)
-        for n in range(rows)
-    ]  # fmt: skip
+    today = timezone.localdate()
+    fields = NEW_HOUSEHOLD_FIELDS  # what the import's own COPY names, so a new NOT NULL column reaches both
+
+    def household(n):
+        return {
+            "id": n + 1, "head_name": f"王{n % 997}", "phone": f"139{n:08d}", "address": f"{village.short_name}{n % 12 + 1}组{n}号",
+            "size": n % 5 + 1, "note": "", "county": village.county_id, "town": village.town_id, "village": village.pk,
+            "grid": None, "elderly_alone": False, "left_behind": False, "student_family": False, "no_smartphone": False,
+            "roster_start": today, "roster_end": None, "end_reason": "", "created_at": stamp, "updated_at": stamp,
+        }  # fmt: skip
+
+    data = [tuple(row[f] for f in fields) for row in map(household, range(rows))]
     opts = Household._meta
     columns = ", ".join(connection.ops.quote_name(opts.get_field(f).column) for f in fields)
     table = connection.ops.quote_name(opts.db_table)
