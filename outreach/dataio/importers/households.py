@@ -405,8 +405,15 @@ class HouseholdImporter(Importer):
     def record_corrections(self):
         """Every row that back-dated a roster date, as a RosterCorrection with the row's 更正原因 (bulk)."""
         by_reason: dict[str, list[DateChange]] = {}
+        past: dict[tuple, bool] = {}  # rows share their dates (``_new_dates``): ask once whether any is past
         for rec in self.records:
-            if rec.action == "unchanged" and rec.pk is not None and not rec.dates:
+            if not rec.dates:
+                continue
+            if rec.dates not in past:
+                past[rec.dates] = any(
+                    affects_from(DateChange(None, *date), self.today) is not None for date in rec.dates
+                )
+            if not past[rec.dates]:
                 continue
             for key, old, new, new_row in rec.dates:
                 if affects_from(DateChange(None, key, old, new, new_row), self.today) is None:
