@@ -4,6 +4,7 @@ import json
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import models
 from django.db.models import Count, F
 from django.utils.timezone import now
 
@@ -351,3 +352,31 @@ def test_it_writes_the_ratio_into_the_docs(tmp_path):
     data = report.payload([result], info=report.machine(), scale={}, command="manage.py benchmark", started=now())
     report.write_docs(docs, [result], data)
     assert "| 某页面 | 中位 30.0 ms / 下限 10.0 ms = 3.0× | — | — |" in docs.read_text()
+
+
+# -- the import and export floors, run at a tiny scale so a schema change cannot break them silently ----------
+
+
+def test_it_runs_the_import_and_export_floors_and_leaves_nothing_behind(places, tmp_path, capsys):
+    households = Household.objects.count()
+    path = tmp_path / "floor.xlsx"
+    call_command("dataio_bench", "build", file=str(path), rows=30)
+    for step, extra in (("floor-read", {}), ("floor-copy", {"rows": 30}), ("floor-export", {})):
+        capsys.readouterr()
+        call_command("dataio_bench", step, file=str(path if step == "floor-read" else tmp_path / "out.xlsx"), **extra)
+        figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert figures["seconds"] >= 0 and figures["peak_mb"] > 0, step
+        if step != "floor-export":
+            assert figures["rows"] >= 30, step  # read: title, 填报单位 and header rows too
+    assert Household.objects.count() == households
+
+
+def test_it_copies_in_the_floor_every_column_the_import_writes_for_a_new_household():
+    from outreach.dataio.importers.households import NEW_HOUSEHOLD_FIELDS
+
+    required = {
+        f.name
+        for f in Household._meta.concrete_fields
+        if not f.null and f.db_default is models.NOT_PROVIDED and not f.primary_key
+    }
+    assert required <= set(NEW_HOUSEHOLD_FIELDS)

@@ -150,6 +150,41 @@ def test_it_reports_bad_rows_with_their_excel_row_numbers_and_writes_nothing(tmp
     assert AccessLog.objects.filter(kind=AccessLog.Kind.IMPORT, detail__contains="未写入").exists()
 
 
+def test_it_reports_every_row_of_a_bad_place_even_after_the_same_cells_read_well(tmp_path, places, campaign):
+    rows = longxing_rows()
+    rows[2][2] = rows[3][2] = "不存在村"  # Excel rows 6 and 7, after 周庄村 read well on rows 4 and 5
+    rows[4][1], rows[4][2] = "三泉镇", "周庄村"  # Excel row 8: the village read well, but under another town
+    rows.append([6, "龙兴镇", "王庄村", "第1网格", None, None, None, "周杰", None, "王庄村1组6号", 2, "签字：王五"])
+    before = counts()
+    report = import_file("responsibility", write(tmp_path, "bad.xlsx", responsibility_book({"龙兴镇": rows})))
+    assert not report.written and counts() == before
+    found = {(e.row, e.column, e.message) for e in report.errors}
+    assert found == {
+        (6, "村（社区）", "新绛县龙兴镇下没有“不存在村”"),
+        (7, "村（社区）", "新绛县龙兴镇下没有“不存在村”"),
+        (8, "村（社区）", "新绛县三泉镇下没有“周庄村”"),
+    }
+    assert report.rows == 5  # the line with a cell beginning 签字 is a signature, not a household
+
+
+def test_it_asks_each_new_household_dated_in_the_past_for_its_reason(tmp_path, places):
+    from django.utils import timezone
+
+    from outreach.people.models import RosterCorrection
+
+    past = f"{timezone.localdate() - dt.timedelta(days=30):%Y-%m-%d}"
+    head = ["镇（街道）", "村（社区）", "户主姓名", "户主联系电话", "列入花名册日期", "更正原因"]
+    rows = [["龙兴镇", "周庄村", f"补登{n}", f"1380000000{n}", past, "漏登补录"] for n in range(1, 4)]
+    rows[2][5] = None  # Excel row 4: the same past date, no reason
+    path = write(tmp_path, "花名册.xlsx", simple_book([head, *rows]))
+    report = import_file("households", path, county="新绛县")
+    assert [(e.row, e.column) for e in report.errors] == [(4, "列入花名册日期")]
+    rows[2][5] = "漏登补录"
+    path = write(tmp_path, "花名册.xlsx", simple_book([head, *rows]))
+    assert import_file("households", path, county="新绛县").ok
+    assert RosterCorrection.objects.filter(reason__contains="漏登补录").count() == 3
+
+
 def test_it_reads_gb18030_csv_as_excel_saves_it_on_chinese_windows(tmp_path, places, campaign):
     lines = [",".join(HEADER)] + [
         "1,龙兴镇,周庄村,第1网格,张建国,13912345678,周庄村党支部,李秀英,13812345601,周庄村1组1号,3,",

@@ -21,6 +21,10 @@ def phone(value):
     """(digits, error message or "") for a phone cell; empty is allowed."""
     if value.__class__ is str and len(value) == 11 and value.isascii() and value.isdigit() and is_valid_phone(value):
         return value, ""  # already the digits of a mobile number: most cells of a big sheet
+    if value.__class__ is int and 13_000_000_000 <= value < 20_000_000_000:
+        digits = str(value)  # a mobile number typed as an Excel number (the reader makes whole floats ints)
+        if is_valid_phone(digits):
+            return digits, ""
     if value in (None, ""):
         return "", ""
     if isinstance(value, float) and not value.is_integer():

@@ -23,7 +23,9 @@ __all__ = ["UploadRefused", "Sheet", "check_upload", "read_sheets"]
 HEADER_SEARCH_ROWS = 20
 _TRAILER = re.compile(r"^(合计|总计|小计|共计|填表人|审核人|制表人|负责人|联系人|说明|注[:：]|备注[:：])")
 _SIGNATURE = ("填表人", "审核人", "制表人", "签字", "盖章）")
-_SIGNATURE_RE = re.compile(r"\s*(?:" + "|".join(map(re.escape, _SIGNATURE)) + ")")
+# A cell starting (after spaces) with a signature word, tested on a row's text cells joined by NUL (which no
+# cell holds): a cell starts at the text's start or after a NUL.
+_SIGNATURE_ANY = re.compile(r"(?:^|\x00)\s*(?:" + "|".join(map(re.escape, _SIGNATURE)) + ")")
 
 
 @dataclass
@@ -197,9 +199,10 @@ def _data_rows(sheet: Sheet, numbered, spec) -> Iterator[tuple[int, dict]]:
                 break
         if blank:
             continue
-        if _TRAILER.match(first.replace(" ", "")) or any(
-            cell.__class__ is str and _SIGNATURE_RE.match(cell) for cell in row
-        ):
+        if _TRAILER.match(first.replace(" ", "")):
+            continue
+        # A signature line ("填表人：…" in any cell): one search over the row's text cells, not one match a cell.
+        if _SIGNATURE_ANY.search("\x00".join([cell for cell in row if cell.__class__ is str])):
             continue
         width = len(row)
         values = {}

@@ -43,7 +43,8 @@ def reserve_ids(model, count: int) -> list[int]:
 
 
 def insert_rows(model, fields: list[str], rows) -> None:
-    """INSERT ``rows`` (values in ``fields`` order, primary key included): COPY on PostgreSQL, executemany on SQLite.
+    """INSERT ``rows`` (values in ``fields`` order; the primary key too when it was reserved): COPY on PostgreSQL,
+    executemany on SQLite.
 
     ``rows`` may be a generator: it is read once, as it is sent, so a file's rows are never all built at once.
     """

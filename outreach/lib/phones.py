@@ -5,6 +5,7 @@ import re
 _FULLWIDTH = str.maketrans("０１２３４５６７８９＋－　", "0123456789+- ")
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
 _LANDLINE = re.compile(r"^0\d{9,11}$")
+_SEPARATORS = re.compile(r"[\s\-()（）]")
 
 
 def normalize_phone(value) -> str:
@@ -22,7 +23,7 @@ def normalize_phone(value) -> str:
     text = str(value).translate(_FULLWIDTH).strip()
     if text.endswith(".0") and text[:-2].isdigit():
         text = text[:-2]
-    text = re.sub(r"[\s\-()（）]", "", text)
+    text = _SEPARATORS.sub("", text)
     if text.startswith("+86"):
         text = text[3:]
     elif text.startswith("0086"):

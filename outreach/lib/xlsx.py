@@ -80,6 +80,7 @@ class Column:
 
 
 _EXTRA = Column("")  # a value beyond the declared columns is written by its type
+_PLAIN_NUMBERS = ("number", "auto")  # kinds that write an int as it is (no percent or text conversion)
 
 
 def columns(*headers: str, **options) -> list[Column]:
@@ -198,10 +199,13 @@ class Sheet:
                 quoted = value.startswith(FORMULA_PREFIXES)
                 self.ws.write_string(row, col, value, self._quoted if quoted else None)
                 shown = value
+            elif type(value) is int and column.kind in _PLAIN_NUMBERS:  # ids, 序号, counts: no conversion
+                self.ws.write_number(row, col, value, self._number_formats[col] if column is not _EXTRA else None)
+                shown = value
             else:
                 shown = self._write_cell(row, col, column, value)
             if measure and col < len(self._widths):
-                self._widths[col] = max(self._widths[col], text_width(shown) + 2)
+                self._widths[col] = max(self._widths[col], text_width(str(shown)) + 2)
         self.row += 1
         self.data_rows += 1
         self.workbook.rows += 1

@@ -73,6 +73,7 @@ class Importer:
             self.grids[(village_id, clean_name(name))] = pk
         self.new_grids: dict[tuple[int, str], int | None] = {}
         self._grid_keys: dict[tuple[int, str], tuple[int, str]] = {}
+        self._grid_cells: dict[tuple, tuple[int, str]] = {}  # (village id, the cell as read) → its key
 
     def town_of(self, row_no, values) -> tuple[int | None, bool]:
         """(town id or None, ok)."""
@@ -164,14 +165,18 @@ class Importer:
         return next(iter(found))
 
     def grid_of(self, values, village_id) -> tuple[int, str] | None:
-        name = clean_name(text(values.get("grid")))
+        cell = (village_id, values.get("grid"))
+        if cell in self._grid_cells:
+            return self._grid_cells[cell]
+        name = clean_name(text(cell[1]))
         if not name:
             return None
         key = (village_id, name[:60])
         if key not in self.grids:
             self.new_grids.setdefault(key, None)
         # One key object per grid, shared by its rows (a file names a few hundred grids over 100,000 rows).
-        return self._grid_keys.setdefault(key, key)
+        key = self._grid_cells[cell] = self._grid_keys.setdefault(key, key)
+        return key
 
     def create_grids(self):
         if not self.new_grids:

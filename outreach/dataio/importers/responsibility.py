@@ -7,7 +7,7 @@ from outreach.campaigns.models import Assignment
 from outreach.dataio.importers.base import PREVIEW_ROWS
 from outreach.dataio.importers.households import HouseholdImporter
 from outreach.dataio.importers.members import MemberBook
-from outreach.dataio.writers import BATCH, chunks, insert_rows, reserve_ids
+from outreach.dataio.writers import BATCH, chunks, insert_rows
 
 
 class ResponsibilityImporter(HouseholdImporter):
@@ -74,13 +74,9 @@ class ResponsibilityImporter(HouseholdImporter):
                 moved.append(Assignment(pk=current[0], member_id=member_id, updated_at=now))
                 self.result.village_ids.add(rec.village_id)
         campaign_id = self.campaign.pk
-        rows = (
-            (pk, campaign_id, household_id, member_id, by_id, stamp, stamp)
-            for (household_id, member_id), pk in zip(new, reserve_ids(Assignment, len(new)), strict=True)
-        )
-        insert_rows(
-            Assignment, ["id", "campaign", "household", "member", "assigned_by", "created_at", "updated_at"], rows
-        )
+        # Nothing links to a new 包联, so the database numbers them as the rows arrive (no keys reserved first).
+        rows = ((campaign_id, household_id, member_id, by_id, stamp, stamp) for household_id, member_id in new)
+        insert_rows(Assignment, ["campaign", "household", "member", "assigned_by", "created_at", "updated_at"], rows)
         if moved:
             Assignment.objects.bulk_update(moved, ["member", "updated_at"], batch_size=BATCH)
         if new or moved:
