@@ -236,7 +236,9 @@ def _skip_foreign_key_triggers():
 def _analyze():
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            for model in [*BUILT_MODELS, GridArea]:
+            # The places too: load_divisions writes them without statistics, and with autovacuum off (as on this
+            # machine's cluster) the planner would take 2,395 villages for a few hundred.
+            for model in [*BUILT_MODELS, GridArea, County, Town, Village]:
                 cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
         elif connection.vendor == "sqlite":
             cursor.execute("ANALYZE")
