@@ -237,9 +237,13 @@ def _analyze():
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # The places too: load_divisions writes them without statistics, and with autovacuum off (as on this
-            # machine's cluster) the planner would take 2,395 villages for a few hundred.
+            # machine's cluster) the planner would take 2,395 villages for a few hundred. VACUUM as well where
+            # possible (outside a transaction): a production database's autovacuum would have marked the pages
+            # all-visible, without which no index-only scan skips the heap (the idle members' 19,209 last-visit
+            # probes: 87 ms before a VACUUM, 66 ms after).
+            command = "ANALYZE" if connection.in_atomic_block else "VACUUM (ANALYZE)"
             for model in [*BUILT_MODELS, GridArea, County, Town, Village]:
-                cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
+                cursor.execute(f"{command} {connection.ops.quote_name(model._meta.db_table)}")
         elif connection.vendor == "sqlite":
             cursor.execute("ANALYZE")
 
