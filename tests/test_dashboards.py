@@ -521,6 +521,36 @@ def test_it_drills_down_and_sorts(field_world, users, places, client):
     assert names[:2] == ["周庄村", "王庄村"]
 
 
+def test_drill_links_follow_the_viewers_scope_asking_the_database_only_when_the_keys_do_not_tell(
+    field_world, users, places, client
+):
+    def links(user, url):
+        client.force_login(user)
+        with CaptureQueriesContext(connection) as ctx:
+            text = client.get(url).content.decode()
+        # The reachability query reads only the rows' keys of the place table: SELECT "places_x"."id" AS "pk" FROM …
+        asked = any('"."id" AS "pk" FROM "places_' in q["sql"] for q in ctx.captured_queries)
+        return text, asked
+
+    towns = f"/dashboard/rank/town/{places.xinjiang.pk}/?date=2021-08-13"
+    villages = f"/dashboard/rank/village/{places.longxing.pk}/?date=2021-08-13"
+    # The county admin reaches every town and village of the county: told by the county key, no query.
+    text, asked = links(users.county, towns)
+    assert (
+        f"/dashboard/rank/village/{places.longxing.pk}/" in text
+        and f"/dashboard/rank/village/{places.sanquan.pk}/" in text
+    )
+    assert not asked
+    text, asked = links(users.county, villages)
+    assert f"/dashboard/rank/grid/{places.zhouzhuang.pk}/" in text and not asked
+    # The town admin sees the county's towns ranked but opens only their own: that is asked of the database.
+    text, asked = links(users.town, towns)
+    assert f"/dashboard/rank/village/{places.longxing.pk}/" in text
+    assert f"/dashboard/rank/village/{places.sanquan.pk}/" not in text and asked
+    text, asked = links(users.town, villages)
+    assert f"/dashboard/rank/grid/{places.zhouzhuang.pk}/" in text and not asked
+
+
 def test_it_exports_the_ranking_in_its_columns(field_world, users, places, client):
     make_org(places.zhouzhuang, name="=HYPERLINK(1)")
     rebuild_summaries()

@@ -52,9 +52,31 @@ def _metric_key(request, level: str) -> str:
     return key if key in m.BY_KEY else m.DEFAULT_METRIC_BY_LEVEL[level]
 
 
-def _drill_urls(level: str, rows, request) -> None:
-    """Give each row the link one level down, only where the viewer may open it (one query for all rows);
-    a grid row leads to that grid's never-visited households. Rows the viewer may not open stay plain text."""
+def _shared_keys(parent) -> dict:
+    """The place keys every row of a ranking inside ``parent`` has in common."""
+    if isinstance(parent, County):
+        return {"county_id": parent.pk}
+    if isinstance(parent, Town):
+        return {"county_id": parent.county_id, "town_id": parent.pk}
+    if isinstance(parent, Village):
+        return {"county_id": parent.county_id, "town_id": parent.town_id, "village_id": parent.pk}
+    return {}
+
+
+def _all_reachable(user, target, parent) -> bool:
+    """Whether ``user`` reaches every row of ``target`` inside ``parent`` without asking the database: the city's
+    viewer always; a county (town) admin inside their county (town), told by the keys the rows share. Anything
+    else (a grid worker's villages, a scope through relations) is left to the query."""
+    if scope_q(user, target) is None:
+        return True
+    attnames = {f.attname for f in target._meta.concrete_fields}
+    keys = {k: v for k, v in _shared_keys(parent).items() if k in attnames}
+    return bool(keys) and instance_in_scope(user, target(**keys)) is True
+
+
+def _drill_urls(level: str, rows, request, parent=None) -> None:
+    """Give each row the link one level down, only where the viewer may open it (at most one query for all
+    rows); a grid row leads to that grid's never-visited households. Rows the viewer may not open stay plain."""
     query = {k: request.GET[k] for k in ("date", "campaign") if request.GET.get(k)}
     child = queries.CHILD_LEVEL.get(level)
     if child is not None:
@@ -64,7 +86,7 @@ def _drill_urls(level: str, rows, request) -> None:
     else:
         return
     pks = [row["pk"] for row in rows if row.get("pk") is not None]
-    if scope_q(request.user, target) is None:  # the whole city's viewer reaches every row, no query needed
+    if _all_reachable(request.user, target, parent):
         reachable = set(pks)
     else:
         reachable = set(scope_queryset(request.user, target.objects.filter(pk__in=pks)).values_list("pk", flat=True))
@@ -146,7 +168,7 @@ def _ranking_page(request, level: str, parent):
     result = queries.ranking(
         level, parent, as_of, _metric_key(request, level), campaign=request.GET.get("campaign") or None, dates=dates
     )
-    _drill_urls(level, result.rows, request)
+    _drill_urls(level, result.rows, request, parent)
     scope_name = parent.name if parent is not None else "运城市"
     title = f"{scope_name} {result.level_name}排名"
     exporting = request.GET.get("export") == "xlsx"
