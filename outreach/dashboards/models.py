@@ -325,7 +325,7 @@ class SupervisionStep(AppendOnlyModel):
     at = models.DateTimeField("时间", auto_now_add=True)
     text = models.TextField("整改措施或意见", blank=True)
     attachment = models.FileField("附件", upload_to="supervision/%Y/%m/", blank=True)
-    late = models.BooleanField("逾期办理", default=False)
+    late = models.BooleanField("逾期回复", default=False)
 
     class Meta:
         verbose_name = "督办记录"
