@@ -6,6 +6,7 @@ import shutil
 import subprocess
 
 import pytest
+from django.utils import timezone
 from docx import Document
 from docx.oxml.ns import qn
 from docx.shared import Emu, Pt
@@ -131,6 +132,7 @@ def test_it_writes_the_bulletin_as_a_gongwen_word_file(places, users, client):
     assert grid.get(qn("w:type")) == "linesAndChars" and grid.get(qn("w:linePitch")) == "579"
 
     texts = [p.text for p in doc.paragraphs]
+    issued = timezone.localtime(bulletin.issued_at)  # the 成文日期 is the day in Asia/Shanghai
     assert texts[0] == "运城市委政法委" and texts[1] == "2021年第1期"
     issuer_run = doc.paragraphs[0].runs[0]
     assert str(issuer_run.font.color.rgb) == "FF0000"
@@ -143,7 +145,7 @@ def test_it_writes_the_bulletin_as_a_gongwen_word_file(places, users, client):
     assert "一、红榜（前三名）" in texts and "二、黑榜（后三名）" in texts and "四、督办" in texts
     assert texts[-4:-2] == [
         "运城市委政法委",
-        f"{bulletin.issued_at:%Y}年{bulletin.issued_at.month}月{bulletin.issued_at.day}日",
+        f"{issued:%Y}年{issued.month}月{issued.day}日",
     ]
 
     # The ranking table: one row per bulletin line, the same figures.

@@ -5,6 +5,7 @@ import datetime as dt
 import io
 
 import pytest
+from django.utils import timezone
 from docx import Document
 
 from outreach.accounts.models import Role
@@ -45,7 +46,7 @@ def test_it_opens_orders_at_signature_for_units_reaching_the_streak(places, user
     order = next(o for o in orders if o.county == laggard)
     assert (order.bulletin, order.reason, order.state, order.assignee) == (second, "streak", State.WAITING, admin)
     assert order.reason_text == "连续2期排名后三（2021年第2期）"
-    assert order.deadline == dt.date.today() + dt.timedelta(days=3)
+    assert order.deadline == timezone.localdate() + dt.timedelta(days=3)
     # A third issue opens no second order for a unit whose order is still open.
     issue_days(users, [dt.date(2021, 8, 3)])
     assert SupervisionOrder.objects.count() == 3
@@ -92,7 +93,7 @@ def test_it_marks_orders_overdue_and_a_late_reply(places, users, settings):
     admin = make_user(Role.COUNTY, username="laggard_admin", county=counties[-1])
     issue_days(users, [dt.date(2021, 8, 2)])
     order = SupervisionOrder.objects.get(county=counties[-1])
-    SupervisionOrder.objects.filter(pk=order.pk).update(deadline=dt.date.today() - dt.timedelta(days=1))
+    SupervisionOrder.objects.filter(pk=order.pk).update(deadline=timezone.localdate() - dt.timedelta(days=1))
     order.refresh_from_db()
     assert order.is_overdue
     supervision.move(order, State.SIGNED, admin)
@@ -123,7 +124,7 @@ def test_it_reports_last_issues_orders_in_the_next_bulletin(places, users, setti
     supervision.move(order, State.REPLIED, admin, "已整改。")
     _, (third,) = issue_days(users, [dt.date(2021, 8, 3)])
     report = {r["unit"]: r for r in third.supervision_report}
-    today = f"{dt.date.today():%Y-%m-%d}"
+    today = f"{timezone.localdate():%Y-%m-%d}"
     assert report[counties[-1].name]["state"] == "已回复" and report[counties[-1].name]["replied_on"] == today
     assert report[counties[-2].name]["state"] == "待签收" and report[counties[-2].name]["replied_on"] == ""
     client.force_login(users.city)

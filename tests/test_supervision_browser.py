@@ -3,6 +3,7 @@
 import datetime as dt
 
 import pytest
+from django.utils import timezone
 
 from outreach.dashboards import supervision
 from outreach.dashboards.models import SupervisionOrder
@@ -27,7 +28,7 @@ def test_it_lets_the_town_admin_sign_and_reply_on_a_phone(live_server, places, u
     order = supervision.open_order(
         code=places.longxing.code, reason="manual", reason_text="入户率连续三期排名后三，请限期整改", user=users.county
     )
-    SupervisionOrder.objects.filter(pk=order.pk).update(deadline=dt.date.today() - dt.timedelta(days=1))
+    SupervisionOrder.objects.filter(pk=order.pk).update(deadline=timezone.localdate() - dt.timedelta(days=1))
     console = []
     page.on("console", lambda message: console.append(message.text))
     page.goto(f"{live_server.url}/accounts/login/?next=/dashboard/")

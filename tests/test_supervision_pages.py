@@ -12,6 +12,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from outreach.accounts.models import AccessLog
 from outreach.dashboards import bulletins, supervision
@@ -60,7 +61,7 @@ def test_it_lists_only_orders_in_scope_with_filters(places, users, client):
     village = supervision.open_order(code=places.zhouzhuang.code, reason="manual", reason_text="周庄村")
     county = supervision.open_order(code=places.xinjiang.code, reason="manual", reason_text="新绛县")
     jishan = supervision.open_order(code=places.jishan.code, reason="manual", reason_text="稷山县")
-    SupervisionOrder.objects.filter(pk=village.pk).update(deadline=dt.date.today() - dt.timedelta(days=1))
+    SupervisionOrder.objects.filter(pk=village.pk).update(deadline=timezone.localdate() - dt.timedelta(days=1))
     url = reverse("dashboards:supervision_list")
 
     def listed(user, query=""):
@@ -247,8 +248,8 @@ def test_it_refuses_bad_attachments_and_keeps_the_text(name, body, message, plac
 
 
 def test_it_takes_a_reply_after_the_deadline_and_marks_it_late(places, users, client):
-    order = open_town_order(places, deadline=dt.date.today())
-    SupervisionOrder.objects.filter(pk=order.pk).update(deadline=dt.date.today() - dt.timedelta(days=2))
+    order = open_town_order(places, deadline=timezone.localdate())
+    SupervisionOrder.objects.filter(pk=order.pk).update(deadline=timezone.localdate() - dt.timedelta(days=2))
     client.force_login(users.town)
     page = client.get(detail(order)).content.decode()
     assert '<span class="overdue">逾期</span>' in page
@@ -338,7 +339,7 @@ def test_it_opens_an_order_by_hand_from_a_ranking_row(places, users, client):
 
     form = client.get(open_url, {"code": places.longxing.code, "why": "2021-08-13 入户率第9名"})
     assert form.status_code == 200 and "2021-08-13 入户率第9名" in form.content.decode()
-    deadline = dt.date.today() + dt.timedelta(days=5)
+    deadline = timezone.localdate() + dt.timedelta(days=5)
     data = {"code": places.longxing.code, "reason_text": "入户率连续落后", "deadline": f"{deadline:%Y-%m-%d}"}
     response = client.post(open_url, data, follow=True)
     order = SupervisionOrder.objects.get()
@@ -377,7 +378,7 @@ def test_it_opens_an_order_by_hand_from_a_bulletin_line(places, users, client):
     open_url = reverse("dashboards:supervision_open")
     form = client.get(open_url, {"code": places.xinjiang.code, "bulletin": bulletin.pk})
     assert f"{bulletin.label}通报（{bulletin.title}）中排名第2名" in form.content.decode()
-    deadline = dt.date.today() + dt.timedelta(days=3)
+    deadline = timezone.localdate() + dt.timedelta(days=3)
     client.post(
         open_url,
         {"code": places.xinjiang.code, "bulletin": bulletin.pk, "reason_text": "排名第2名", "deadline": deadline},
@@ -420,7 +421,7 @@ def test_it_opens_no_streak_order_for_a_unit_already_under_a_manual_one(places, 
             county=county, as_of=day, registered=county.population * (40 - i) // 100, verified=1000
         )
     manual = supervision.open_by_hand(
-        users.city, code=counties[-1].code, reason_text="人工", deadline=dt.date.today() + dt.timedelta(days=1)
+        users.city, code=counties[-1].code, reason_text="人工", deadline=timezone.localdate() + dt.timedelta(days=1)
     )
     bulletin = bulletins.issue_bulletin(as_of=day, metric="registration_rate", user=users.city)
     assert list(SupervisionOrder.objects.filter(county=counties[-1])) == [manual]
