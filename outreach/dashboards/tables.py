@@ -258,6 +258,7 @@ class PopulationSourceColumn(tables.Column):
     (七普（2020）) with the full one as its tooltip, so a row stays one line; Excel gets the full name."""
 
     def __init__(self, **kwargs):
+        kwargs.setdefault("attrs", {"td": {"class": "basis"}})
         super().__init__(verbose_name="常住人口口径", accessor="population_source", orderable=False, **kwargs)
 
     def cell_html(self, record):
