@@ -60,15 +60,13 @@ class PasswordBackend(ModelBackend):
         return cls._statements[using]
 
     def get_user(self, user_id):
-        model = get_user_model()
-        using = router.db_for_read(model)
-        with connections[using].cursor() as cursor:
-            cursor.execute(self._statement(using), [user_id])
-            row = cursor.fetchone()
-        if row is None:
+        using = router.db_for_read(get_user_model())
+        statement = self._statement(using)  # builds the row reader on first use
+        found = self._rows.first(statement, [user_id], using)
+        if found is None:
             return None
-        user = self._rows.instance(row[:-1], using)
-        user.has_given_permissions = bool(row[-1])
+        user, (given,) = found
+        user.has_given_permissions = bool(given)
         return user if self.user_can_authenticate(user) else None
 
     def get_all_permissions(self, user_obj, obj=None):

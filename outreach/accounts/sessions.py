@@ -27,15 +27,13 @@ class SessionStore(DatabaseSessionStore):
         meta = model._meta
         expire = meta.get_field("expire_date")
         try:
-            key = self.session_key
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    f"SELECT {self._rows.columns('s', using)} FROM {quote(meta.db_table)} s"
-                    f" WHERE s.{quote(meta.pk.column)} = %s AND s.{quote(expire.column)} > %s",
-                    [key, expire.get_db_prep_value(timezone.now(), connection)],
-                )
-                row = cursor.fetchone()
-            if row is None:
+            found = self._rows.first(
+                f"SELECT {self._rows.columns('s', using)} FROM {quote(meta.db_table)} s"
+                f" WHERE s.{quote(meta.pk.column)} = %s AND s.{quote(expire.column)} > %s",
+                [self.session_key, expire.get_db_prep_value(timezone.now(), connection)],
+                using,
+            )
+            if found is None:
                 raise model.DoesNotExist
         except (model.DoesNotExist, SuspiciousOperation) as e:
             if isinstance(e, SuspiciousOperation):
@@ -43,4 +41,4 @@ class SessionStore(DatabaseSessionStore):
                 logger.warning(str(e))
             self._session_key = None
             return None
-        return self._rows.instance(row, using)
+        return found[0]

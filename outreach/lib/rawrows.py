@@ -48,3 +48,13 @@ class RowReader:
             for converter in chain:
                 values[i] = converter(values[i], col, connection)
         return self.model.from_db(using, self.attnames, values)
+
+    def first(self, sql: str, params, using: str = "default"):
+        """Run ``sql`` (its first columns ``columns()``) and return (instance, the rest of the row) for its first
+        row, or None: the one-row read the session store and the user backend share."""
+        with connections[using].cursor() as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        return self.instance(row, using), row[len(self.fields) :]
