@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db.models import (
+    Case,
     Count,
     Exists,
     F,
@@ -23,6 +24,7 @@ from django.db.models import (
     Q,
     Subquery,
     Sum,
+    When,
 )
 from django.utils import timezone
 
@@ -678,15 +680,26 @@ def members_without_visit(user, days: int, as_of: dt.date | None = None):
 
 
 def idle_members(members, days: int, as_of: dt.date | None = None):
-    """The active ones of ``members`` with no visit in the last ``days`` days up to ``as_of`` (annotated
-    ``last_visit``): the rule of the chase list and of the group's chase reminder."""
+    """The active ones of ``members`` on ``as_of``'s roster with no visit in the ``days`` days up to ``as_of``
+    (annotated ``last_visit``, their latest visit up to ``as_of``, None if never visited): the rule of the chase
+    list and of the group's chase reminder."""
     as_of = as_of or timezone.localdate()
     cutoff = timezone.make_aware(dt.datetime.combine(as_of - dt.timedelta(days=days - 1), dt.time.min))
-    last = Visit.objects.filter(visitor=OuterRef("pk")).order_by("-visited_at").values("visited_at")[:1]
-    recent = Visit.objects.filter(visitor=OuterRef("pk"), visited_at__gte=cutoff)
-    # "No visit since the cutoff" is one probe of the (visitor, visited_at) index per member; the last visit is
-    # looked up only for the members without one, to sort them.
-    return members.on_roster(as_of).filter(is_active=True).filter(~Exists(recent)).annotate(last_visit=Subquery(last))
+    end = timezone.make_aware(dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time.min))
+    # Each member's latest visit is kept by the database (VisitorLastVisit): one join, no probe of the visits.
+    # Only a member visited after ``as_of`` (a list of an earlier day) has their latest visit before it looked up.
+    known = F("last_visit_record__last_visited_at")
+    before_end = Visit.objects.filter(visitor=OuterRef("pk"), visited_at__lt=end).order_by("-visited_at")
+    last = Case(
+        When(Q(last_visit_record__last_visited_at__gte=end), then=Subquery(before_end.values("visited_at")[:1])),
+        default=known,
+    )
+    return (
+        members.on_roster(as_of)
+        .filter(is_active=True)
+        .annotate(last_visit=last)
+        .filter(Q(last_visit__isnull=True) | Q(last_visit__lt=cutoff))
+    )
 
 
 def households_never_visited(user, campaign: Campaign | None):

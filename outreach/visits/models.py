@@ -227,6 +227,32 @@ class Visit(models.Model):
         return QualifyingRule(self.campaign).allows(self, explained_count)
 
 
+class VisitorLastVisit(models.Model):
+    """Each party member's latest visit, kept by database triggers on ``visits_visit`` (migration 0008), so every
+    writer keeps it: the phone's one INSERT, the admin, the demo, a DELETE. The chase list of idle members reads
+    it instead of probing each member's visits (19,209 index probes for one county at city scale).
+
+    A member with no row (or a NULL time) has never been visited. ``rebuild_last_visits`` writes it from scratch
+    after a bulk load that skipped the triggers (build_city)."""
+
+    member = models.OneToOneField(
+        PartyMember,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="last_visit_record",
+        verbose_name="党员",
+    )
+    last_visited_at = models.DateTimeField("最近走访时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "党员最近走访"
+        verbose_name_plural = "党员最近走访"
+        default_permissions = ("view",)
+
+    def __str__(self):
+        return f"{self.member_id} {self.last_visited_at or '从未走访'}"
+
+
 # ---------------------------------------------------------------------------------------------------------
 # 有效走访: what makes a visit count (四真), declared once. ``QualifyingRule`` reads the declaration both ways:
 # ``allows`` for one visit in Python (record_visit, the admin, the demo) and ``as_q`` for every visit of a

@@ -8,7 +8,7 @@ from django.db.models.signals import m2m_changed, post_save, pre_save
 
 from outreach.campaigns.models import Campaign
 from outreach.lib.signals import field_data_changed
-from outreach.visits.models import FraudType, QualifyingRule, Visit
+from outreach.visits.models import FraudType, QualifyingRule, Visit, VisitorLastVisit
 
 CHUNK = 500
 
@@ -174,3 +174,17 @@ def set_integrity(statuses: dict[int, str]) -> int:
         if villages:
             field_data_changed.send(sender=Visit, village_ids=villages)
     return len(moved)
+
+
+def rebuild_last_visits() -> int:
+    """Write every member's latest visit from scratch (``VisitorLastVisit``, otherwise kept by triggers); for a
+    bulk load that skipped the triggers. Returns how many members have one."""
+    table = connection.ops.quote_name(VisitorLastVisit._meta.db_table)
+    visits = connection.ops.quote_name(Visit._meta.db_table)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {table}")
+        cursor.execute(
+            f"INSERT INTO {table} (member_id, last_visited_at) SELECT visitor_id, MAX(visited_at) FROM {visits} "
+            "WHERE visitor_id IS NOT NULL GROUP BY visitor_id"
+        )
+        return cursor.rowcount
