@@ -203,6 +203,12 @@ DASHBOARD_BOTTOM_STREAK = envint("DASHBOARD_BOTTOM_STREAK", 5)
 # never pay for it; if the worker is behind or down, a page pays after this many seconds. 0 (development,
 # tests): at once.
 DASHBOARD_REFRESH_GRACE_SECONDS = envint("DASHBOARD_REFRESH_GRACE_SECONDS", 0 if DEBUG else 30)
+# How long a process may keep a ranking it computed (PostgreSQL only; 0: never). Any write to the tables the ranking
+# is computed from drops it at once (a trigger moves dashboards_figures_version); this bounds only a ranking read
+# while such a write was being committed. Never longer than the grace above, so no figure is later than it says.
+DASHBOARD_RANKING_CACHE_SECONDS = min(
+    envint("DASHBOARD_RANKING_CACHE_SECONDS", DASHBOARD_REFRESH_GRACE_SECONDS), DASHBOARD_REFRESH_GRACE_SECONDS
+)
 # 通报 vs 走访 reconciliation: the gap (通报注册−走访注册) "jumps" when it moves between two reports by more than
 # this percentage of the earlier report's 安装注册人数.
 RECONCILE_GAP_JUMP_PERCENT = envint("RECONCILE_GAP_JUMP_PERCENT", 10)

@@ -100,9 +100,9 @@ class Context:
             self._cache[key] = client
         return self._cache[key]
 
-    def page(self, role: str, url: str, data: dict | None = None, runs: int | None = None) -> dict:
+    def page(self, role: str, url: str, data: dict | None = None, runs: int | None = None, before_each=None) -> dict:
         """Median and p95 ms of GET ``url`` as ``role`` over ``runs`` requests after one counted warm-up
-        (``runs=0``: only that first request, timed)."""
+        (``runs=0``: only that first request, timed); ``before_each()`` runs untimed before every timed one."""
         client = self.client_for(role)
         queries = QueryCounter()
         started = time.perf_counter()
@@ -113,14 +113,20 @@ class Context:
             raise MeasureError(f"{url} 返回 HTTP {response.status_code}")
         if runs == 0:  # the first (counted) request only
             return {"first_ms": round(first_ms, 1), "queries": queries.count}
-        samples = []
+        samples, later = [], QueryCounter()
         for _ in range(runs or self.runs):
+            if before_each is not None:
+                before_each()
+            later.count = 0
             started = time.perf_counter()
-            response = client.get(url, data)
+            with connection.execute_wrapper(later):
+                response = client.get(url, data)
             samples.append((time.perf_counter() - started) * 1000)
             if response.status_code != 200:
                 raise MeasureError(f"{url} 返回 HTTP {response.status_code}")
         figures = summarize(samples)
         figures["queries"] = queries.count
+        if later.count != queries.count:  # a page that keeps what it computed (the rankings) asks less again
+            figures["queries_later"] = later.count
         figures["kb"] = round(len(response.content) / 1024, 1)
         return figures

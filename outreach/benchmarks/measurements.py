@@ -291,6 +291,25 @@ for _key, _title, _role, _name, _args, _targets, _floor in (
 
 
 @measurement(
+    "dashboards.county_ranking.recomputed",
+    "县（市、区）排名（市级用户），每次都重新计算（如汇总表刚被刷新：进程里保留的排名作废）",
+    "排名与看板",
+    requires=[DASHBOARDS],
+    targets=PAGE,
+)
+def county_ranking_recomputed(ctx: Context) -> dict:
+    """The page when its figures have just changed: the ranking kept by the process is dropped before each
+    request, as a write to any of its source tables does (dashboards/ranking_cache.py)."""
+    from outreach.dashboards import ranking_cache
+
+    figures = ctx.page("city", reverse("dashboards:county_ranking"), before_each=ranking_cache.clear)
+    found = ranking_floor(ctx, "county")
+    if found is not None:
+        figures["floor"] = found
+    return figures
+
+
+@measurement(
     "dashboards.county_ranking.after_visit",
     "县（市、区）排名，紧接在一次新走访之后（汇总由 db_worker 的刷新任务更新）",
     "排名与看板",

@@ -47,6 +47,7 @@ FIGURE_NAMES = {
     "median_ms": "中位",
     "p95_ms": "p95",
     "queries": "查询数",
+    "queries_later": "再次打开的查询数",
     "rows_per_s": "速度",
     "peak_mb": "峰值内存",
     "seconds": "用时",

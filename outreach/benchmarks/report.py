@@ -22,6 +22,7 @@ SHOWN = [
     "median_ms",
     "p95_ms",
     "queries",
+    "queries_later",
     "rows",
     "seconds",
     "rows_per_s",

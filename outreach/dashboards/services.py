@@ -19,6 +19,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from outreach.campaigns.models import Assignment, Campaign
+from outreach.dashboards import ranking_cache
 from outreach.dashboards.models import (
     OrganizationDaySummary,
     PendingOrganization,
@@ -98,6 +99,8 @@ def refresh_pending(older_than_seconds: int = 0, wait: bool = False) -> int:
         PendingVillage.objects.filter(village_id__in=villages).delete()
         PendingOrganization.objects.filter(organization_id__in=orgs).delete()
         _refresh(village_ids=set(villages), organization_ids=set(orgs))
+        # The writes moved the kept rankings' number already; once more after commit (ranking_cache.py).
+        transaction.on_commit(ranking_cache.changed)
     return len(villages) + len(orgs)
 
 
@@ -126,6 +129,7 @@ def rebuild_summaries(campaign: Campaign | None = None) -> dict[str, int]:
         counts["村每日汇总"] += _write_villages(c, None)
         counts["党组织每日汇总"] += _write_organizations(c, None)
         counts["活动"] += 1
+    transaction.on_commit(ranking_cache.changed)
     return counts
 
 

@@ -26,7 +26,7 @@ from outreach.accounts.privacy import display_phone
 from outreach.accounts.scoping import get_in_scope_or_404, in_scope, instance_in_scope, scope_q, scope_queryset
 from outreach.accounts.services import record_access
 from outreach.campaigns.rules import CampaignChoice, all_campaigns, page_campaign
-from outreach.dashboards import bulletins, charts, queries
+from outreach.dashboards import bulletins, charts, queries, ranking_cache
 from outreach.dashboards.models import Bulletin
 from outreach.dashboards.services import ensure_fresh_summaries
 from outreach.dashboards.supervision_views import supervise_columns
@@ -163,11 +163,18 @@ def ranking(request, level: str, parent_pk: int):
 
 def _ranking_page(request, level: str, parent):
     ensure_fresh_summaries()
-    dates = queries.report_dates()
+    # Kept per process while no source table was written (ranking_cache.py); the grid level is always computed.
+    number = None if level in ranking_cache.UNCACHED_LEVELS else ranking_cache.version()
+    dates = ranking_cache.kept(("report_dates",), number, queries.report_dates)
     as_of = _as_of(request, dates)
-    result = queries.ranking(
-        level, parent, as_of, _metric_key(request, level), campaign=request.GET.get("campaign") or None, dates=dates
+    metric, campaign = _metric_key(request, level), request.GET.get("campaign") or None
+    result = ranking_cache.kept(
+        ("ranking", level, getattr(parent, "pk", None), as_of, metric, campaign),
+        number,
+        lambda: queries.ranking(level, parent, as_of, metric, campaign=campaign, dates=dates),
     )
+    if number is not None:
+        result = ranking_cache.ranking_copy(result, parent)
     _drill_urls(level, result.rows, request, parent)
     scope_name = parent.name if parent is not None else "运城市"
     title = f"{scope_name} {result.level_name}排名"
