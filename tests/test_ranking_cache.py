@@ -168,3 +168,11 @@ def test_every_table_a_kept_ranking_reads_moves_the_number(world, places):
             cursor.execute(f'UPDATE "{table}" SET id = id WHERE false')
             cursor.execute("SELECT last_value FROM dashboards_figures_version")
             assert cursor.fetchone()[0] > before, table
+
+
+def test_nothing_is_kept_beside_a_read_replica(keeping, world, users, client, monkeypatch):
+    # The number is the primary's; the figures would be the replica's, which may lag behind it.
+    monkeypatch.setattr(ranking_cache, "replica_configured", lambda: True)
+    client.force_login(users.city)
+    _, cold = page(client)
+    assert page(client)[1] == cold

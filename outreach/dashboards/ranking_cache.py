@@ -8,6 +8,8 @@ computed, so the next request after any write computes it again. Two more bounds
 - a writer's statement moves the number before its transaction commits, so a ranking read in between would be
   kept under the new number with the old figures: the summary refresh moves it once more after commit, and no
   entry outlives ``DASHBOARD_RANKING_CACHE_SECONDS`` (never more than ``DASHBOARD_REFRESH_GRACE_SECONDS``);
+- with a read replica (``DATABASE_REPLICA_URL``) nothing is kept: the number is the primary's, the figures would
+  be the replica's, which may not have the write yet (and a sequence reaches a replica only every 32 moves);
 - the kept ranking holds every unit of one level under one place, whoever asked: the view decides who may open
   the place (before asking) and which rows link where (on its own copy of the rows), never the ranking.
 
@@ -22,6 +24,8 @@ from collections import OrderedDict
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 
+from outreach.lib.replica import replica_configured
+
 SEQUENCE = "dashboards_figures_version"
 MAX_ENTRIES = 256
 UNCACHED_LEVELS = frozenset({"grid"})
@@ -31,7 +35,11 @@ _entries: OrderedDict = OrderedDict()
 
 
 def enabled() -> bool:
-    return settings.DASHBOARD_RANKING_CACHE_SECONDS > 0 and connections[DEFAULT_DB_ALIAS].vendor == "postgresql"
+    return (
+        settings.DASHBOARD_RANKING_CACHE_SECONDS > 0
+        and connections[DEFAULT_DB_ALIAS].vendor == "postgresql"
+        and not replica_configured()
+    )
 
 
 def version() -> int | None:
