@@ -358,17 +358,19 @@ def test_it_writes_the_ratio_into_the_docs(tmp_path):
 
 
 def test_it_runs_the_import_and_export_floors_and_leaves_nothing_behind(places, tmp_path, capsys):
+    factories.make_member(places.zhouzhuang)  # floor-write links its households to a member of the county
     households = Household.objects.count()
     path = tmp_path / "floor.xlsx"
     call_command("dataio_bench", "build", file=str(path), rows=30)
-    for step, extra in (("floor-read", {}), ("floor-copy", {"rows": 30}), ("floor-export", {})):
+    steps = (("floor-read", {}), ("floor-copy", {"rows": 30}), ("floor-write", {"rows": 30}), ("floor-export", {}))
+    for step, extra in steps:
         capsys.readouterr()
         call_command("dataio_bench", step, file=str(path if step == "floor-read" else tmp_path / "out.xlsx"), **extra)
         figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
         assert figures["seconds"] >= 0 and figures["peak_mb"] > 0, step
         if step != "floor-export":
             assert figures["rows"] >= 30, step  # read: title, 填报单位 and header rows too
-    assert Household.objects.count() == households
+    assert Household.objects.count() == households and not Assignment.objects.exists()
 
 
 def test_it_copies_in_the_floor_every_column_the_import_writes_for_a_new_household():

@@ -487,3 +487,51 @@ def test_it_keeps_only_the_existing_households_the_file_names(tmp_path, places, 
     report = import_file("responsibility", write(tmp_path, "b.xlsx", responsibility_book({"龙兴镇": longxing_rows()})))
     assert (report.new, report.updated, report.unchanged) == (0, 0, 5)
     assert kept == [5]
+
+
+def test_it_reports_every_row_of_a_repeated_bad_cell_and_tells_a_true_from_a_one(tmp_path, places, campaign):
+    # Cleaned cells are remembered per column (a sheet holds a few distinct 家庭人口): a remembered error is still
+    # said for each of its rows, and the Excel boolean TRUE is not the number 1 it equals in Python.
+    rows = longxing_rows()
+    rows[0][10] = 1  # Excel row 4: a good 家庭人口
+    rows[1][10] = rows[3][10] = "三口"  # Excel rows 5 and 7: the same bad cell twice
+    rows[2][10] = True  # Excel row 6: TRUE after 1 read well
+    before = counts()
+    report = import_file("responsibility", write(tmp_path, "bad.xlsx", responsibility_book({"龙兴镇": rows})))
+    assert not report.written and counts() == before
+    found = {(e.row, e.column) for e in report.errors}
+    assert found == {(5, "家庭人口"), (6, "家庭人口"), (7, "家庭人口")}
+    assert all("三口" in e.message for e in report.errors if e.row in (5, 7))
+
+
+def test_it_reads_a_signature_word_inside_a_note_as_data(tmp_path, places, campaign):
+    # Only a cell that starts with a signature word makes a signature line; the word inside a note does not.
+    rows = longxing_rows()
+    rows[4][11] = "电话由填表人核实"
+    report = import_file("responsibility", write(tmp_path, "note.xlsx", responsibility_book({"龙兴镇": rows})))
+    assert report.written and report.new == 5
+    assert Household.objects.get(head_name="杨丽").note == "电话由填表人核实"
+
+
+def test_it_reads_text_cells_as_the_lenient_parser_does():
+    from outreach.dataio.cells import text
+    from outreach.lib.parse import cell_text
+
+    for cell in (" 李秀英 ", "王\u3000强\u3000", "'=1+1", "'张三", "", None, 13.0, 13812345678, True):
+        assert text(cell) == cell_text(cell)
+    assert text("'=1+1") == "=1+1" and text("王\u3000强\u3000") == "王 强"
+
+
+def test_it_reserves_fresh_consecutive_keys(places):
+    from django.db import connection, transaction
+
+    from outreach.dataio.writers import reserve_ids
+
+    with transaction.atomic():
+        taken = factories.make_household(places.zhouzhuang, head_name="已有户").pk
+        first = reserve_ids(Household, 3)
+        # One run of keys comes back as a range (one row from the database, not one a key).
+        assert isinstance(first, range) and len(first) == 3 and min(first) > taken
+        if connection.vendor == "postgresql":  # from the sequence: a second reservation never meets the first
+            assert not set(first) & set(reserve_ids(Household, 2))
+    assert reserve_ids(Household, 0) == []

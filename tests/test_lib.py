@@ -1,6 +1,9 @@
+import re
+import sys
+
 import pytest
 
-from outreach.lib.names import short_village_name
+from outreach.lib.names import clean_name, short_village_name
 from outreach.lib.phones import is_valid_phone, mask_phone, normalize_phone
 
 
@@ -131,3 +134,11 @@ def test_it_refuses_what_is_not_an_id(raw):
 
     with pytest.raises(Unparsable, match="不是编号"):
         parse_id(raw)
+
+
+def test_it_cleans_every_kind_of_space_out_of_a_name():
+    assert clean_name(" 王\u3000 强\t\n") == "王强" and clean_name("李\xa0秀英") == "李秀英"
+    assert clean_name(None) == "" and clean_name(13812345678) == "13812345678"
+    # The same characters as the regular expression \s it replaced, over all of Unicode.
+    spaces = re.compile(r"\s")
+    assert all(bool(spaces.match(c)) == (clean_name(f"a{c}b") == "ab") for c in map(chr, range(sys.maxunicode + 1)))

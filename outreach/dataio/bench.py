@@ -9,7 +9,8 @@ high-water mark (``VmHWM``): run each measurement in a fresh process for a clean
 The floors say how fast the machine could possibly go, measured in the same run: ``time_read_floor`` reads
 every cell of the file with python-calamine and nothing else; ``time_copy_floor`` sends N household rows into
 a table shaped like ``people_household`` (its indexes too, no foreign keys) with one ``COPY`` on PostgreSQL
-(``executemany`` on SQLite) and rolls back; ``time_export_floor`` runs the export's own query through one
+(``executemany`` on SQLite) and rolls back; ``time_write_floor`` (not in the benchmark's floor) sends the same
+rows into the real tables, with their 包联 and foreign-key checks, and rolls back; ``time_export_floor`` runs the export's own query through one
 server-side cursor straight into xlsxwriter (``constant_memory``), no cell logic at all.
 """
 
@@ -243,6 +244,80 @@ def time_copy_floor(rows: int, county: str = "140825000000") -> dict:
         return len(data)
 
     return _timed(work)
+
+
+def time_write_floor(rows: int, county: str = "140825000000") -> dict:
+    """What the floor's COPY leaves out, measured (issue #13): the same ``rows`` households sent by the same
+    ``COPY`` into the real households table (its rows, indexes, foreign keys and write-ahead log) with one 包联
+    each into the real 包联 table, the deferred foreign-key checks run (``SET CONSTRAINTS ALL IMMEDIATE``),
+    then rolled back. Not part of the benchmark's floor: it shows how much of an import's time no code of ours
+    can take away. Returns the seconds of each part and the WAL written (PostgreSQL)."""
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from outreach.campaigns.models import Assignment
+    from outreach.dataio.importers.households import NEW_HOUSEHOLD_FIELDS
+    from outreach.dataio.writers import reserve_ids
+    from outreach.people.models import Household, PartyMember
+
+    village = Village.objects.filter(county__code=county, is_placeholder=False).order_by("code").first()
+    member = PartyMember.objects.filter(county__code=county).values_list("pk", flat=True).first()
+    campaign = ensure_campaign()
+    stamp = connection.ops.adapt_datetimefield_value(timezone.now())
+    today = timezone.localdate()
+
+    def household(pk, n):
+        return {
+            "id": pk, "head_name": f"王{n % 997}", "phone": f"139{n:08d}", "address": f"{village.short_name}{n % 12 + 1}组{n}号",
+            "size": n % 5 + 1, "note": "", "county": village.county_id, "town": village.town_id, "village": village.pk,
+            "grid": None, "elderly_alone": False, "left_behind": False, "student_family": False, "no_smartphone": False,
+            "roster_start": today, "roster_end": None, "end_reason": "", "created_at": stamp, "updated_at": stamp,
+        }  # fmt: skip
+
+    def sql(model, fields):
+        opts = model._meta
+        columns = ", ".join(connection.ops.quote_name(opts.get_field(f).column) for f in fields)
+        return f"{connection.ops.quote_name(opts.db_table)} ({columns})"
+
+    assignment_fields = ["campaign", "household", "member", "assigned_by", "created_at", "updated_at"]
+    figures = {"rows": rows}
+    postgres = connection.vendor == "postgresql"
+    cpu, start = cpu_seconds(), time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        ids = reserve_ids(Household, rows)  # real keys, so the rows meet the table's own index pages
+        data = [tuple(household(pk, n)[f] for f in NEW_HOUSEHOLD_FIELDS) for n, pk in enumerate(ids)]
+        links = [(campaign.pk, pk, member, None, stamp, stamp) for pk in ids]
+        if postgres:
+            cursor.execute("SELECT pg_current_wal_insert_lsn()")
+            lsn = cursor.fetchone()[0]
+        cpu, start = cpu_seconds(), time.perf_counter()
+        for key, model, fields, values in (
+            ("households_seconds", Household, NEW_HOUSEHOLD_FIELDS, data),
+            ("assignments_seconds", Assignment, assignment_fields, links),
+        ):
+            began = time.perf_counter()
+            if postgres:
+                with cursor.cursor.copy(f"COPY {sql(model, fields)} FROM STDIN") as copy:
+                    for row in values:
+                        copy.write_row(row)
+            else:
+                marks = ", ".join(["%s"] * len(fields))
+                cursor.executemany(f"INSERT INTO {sql(model, fields)} VALUES ({marks})", values)  # noqa: S608
+            figures[key] = round(time.perf_counter() - began, 2)
+        began = time.perf_counter()
+        if postgres:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        else:
+            cursor.execute("PRAGMA foreign_key_check")  # SQLite checks at commit; this asks now
+        figures["fk_check_seconds"] = round(time.perf_counter() - began, 2)
+        figures["seconds"] = round(time.perf_counter() - start, 2)
+        figures["cpu_seconds"] = round(cpu_seconds() - cpu, 2)
+        if postgres:
+            cursor.execute("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), %s)", [lsn])
+            figures["wal_mb"] = round(float(cursor.fetchone()[0]) / 1024 / 1024, 1)
+        transaction.set_rollback(True)
+    figures["peak_mb"] = peak_mb()
+    return figures
 
 
 def time_export_floor(path, county: str | None = None) -> dict:

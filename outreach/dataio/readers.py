@@ -14,6 +14,7 @@ import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 
 from outreach.dataio.columns import KINDS, header, key_for, norm_header
@@ -174,9 +175,14 @@ def _data_rows(sheet: Sheet, numbered, spec) -> Iterator[tuple[int, dict]]:
     header_norms = {norm_header(h) for h in sheet.headers.values()}
     normed: dict[str, str] = {}  # norm_header of the few values the first columns take
     repeat_keys = list(sheet.columns)[:3]
-    columns = list(sheet.columns.items())
+    keys = list(sheet.columns)
+    cols = list(sheet.columns.values())
+    width = max(cols) + 1
+    pick = itemgetter(*cols) if len(cols) > 1 else (lambda row: (row[cols[0]],))
     required = spec["required"]
     named = ("head_name", "member_name", "town", "village", "county")
+    # The columns of which one must be filled for a row to be data (the required ones and the names).
+    content = list(dict.fromkeys(k for k in (*required, *named) if k in sheet.columns))
     fill_down = [k for k in spec["fill_down"] if k in sheet.columns]
     main = fill_down[0] if fill_down else None
     carried: dict[str, object] = {}
@@ -201,18 +207,26 @@ def _data_rows(sheet: Sheet, numbered, spec) -> Iterator[tuple[int, dict]]:
             continue
         if _TRAILER.match(first.replace(" ", "")):
             continue
-        # A signature line ("填表人：…" in any cell): one search over the row's text cells, not one match a cell.
-        if _SIGNATURE_ANY.search("\x00".join([cell for cell in row if cell.__class__ is str])):
+        # A signature line ("填表人：…" in any cell): one search over the row's text cells, not one match a cell,
+        # and only when a signature word is there at all (a substring test in C, where the pattern, which may
+        # start at any NUL, would try every position).
+        joined = "\x00".join([cell for cell in row if cell.__class__ is str])
+        if any(word in joined for word in _SIGNATURE) and _SIGNATURE_ANY.search(joined):
             continue
-        width = len(row)
-        values = {}
-        for key, col in columns:
-            value = row[col] if col < width else None
-            if value.__class__ is str:
-                value = value.replace("\u3000", " ").strip()
-            elif value.__class__ is float and value.is_integer() and abs(value) < 1e15:
-                value = int(value)
-            values[key] = value
+        if len(row) < width:
+            row = [*row, *[None] * (width - len(row))]
+        # One comprehension over the row's cells of our columns, picked in C: text trimmed (full-width spaces
+        # too), whole floats as ints (a phone or a 户编号 typed as a number), the rest as read.
+        values = {
+            key: (
+                (value.replace("\u3000", " ").strip() if "\u3000" in value else value.strip())
+                if value.__class__ is str
+                else int(value)
+                if value.__class__ is float and value.is_integer() and abs(value) < 1e15
+                else value
+            )
+            for key, value in zip(keys, pick(row), strict=True)
+        }
         repeats = 0
         for key in repeat_keys:
             value = values[key]
@@ -226,7 +240,10 @@ def _data_rows(sheet: Sheet, numbered, spec) -> Iterator[tuple[int, dict]]:
                     repeats += 1
         if repeats >= 2:
             continue  # the header repeated (printed on every page)
-        if all(values.get(k) in (None, "") for k in required) and all(values.get(k) in (None, "") for k in named):
+        for key in content:
+            if values[key] not in (None, ""):
+                break
+        else:
             continue  # a row with only a 序号 or a stray note
         if main is not None:
             if values.get(main) in (None, ""):

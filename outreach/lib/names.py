@@ -1,8 +1,5 @@
 """Short forms of official division names, so "周庄村" finds "周庄村委会"."""
 
-import re
-
-_SPACES = re.compile(r"\s+")
 # Longest suffix first: "社区居委会" must win over "居委会".
 _SUFFIXES = ("社区居民委员会", "村民委员会", "社区居委会", "居民委员会", "村委会", "居委会")
 
@@ -11,7 +8,8 @@ def clean_name(value) -> str:
     """Strip every whitespace (clerks leave stray and full-width spaces inside names)."""
     if value is None:
         return ""
-    return _SPACES.sub("", str(value).replace("\u3000", " "))
+    # str.split() cuts at exactly the characters \s matches (str.isspace, full-width space included), in C.
+    return "".join(str(value).split())
 
 
 def short_village_name(official: str) -> str:

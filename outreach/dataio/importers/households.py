@@ -192,16 +192,14 @@ class HouseholdImporter(Importer):
                 if pk in self.existing:
                     continue
                 head = clean_name(head)
-                by_phone = (village_id, head, "p", phone) if phone else None
+                if pk not in ids and (village_id, head) not in wanted:
+                    continue  # most of a village's roster: asked before any key of it is made
+                self.existing[pk] = row
+                if phone:
+                    self.by_key.setdefault((village_id, head, "p", phone), pk)
                 # By address as well: a row without a phone finds a household that has one, and a row with a
                 # phone finds the same household recorded earlier without one.
-                by_address = (village_id, head, "a", address)
-                if pk not in ids and (village_id, head) not in wanted:
-                    continue
-                self.existing[pk] = row
-                if by_phone is not None:
-                    self.by_key.setdefault(by_phone, pk)
-                self.by_key.setdefault(by_address, pk)
+                self.by_key.setdefault((village_id, head, "a", address), pk)
 
     def resolve_household(self, rec) -> bool:
         """Sets rec.pk (None when new) and rec.changed; False after an error."""

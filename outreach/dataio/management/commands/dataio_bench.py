@@ -16,7 +16,9 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("step", choices=["build", "import", "export", "floor-read", "floor-copy", "floor-export"])
+        parser.add_argument(
+            "step", choices=["build", "import", "export", "floor-read", "floor-copy", "floor-write", "floor-export"]
+        )
         parser.add_argument("--file", required=True, help="生成或读取的 .xlsx 文件")
         parser.add_argument("--rows", type=int, default=100_000)
         parser.add_argument("--county", default="140825000000", help="县（市、区）代码，默认新绛县")
@@ -34,6 +36,8 @@ class Command(BaseCommand):
             result = bench.time_read_floor(opts["file"])
         elif opts["step"] == "floor-copy":
             result = bench.time_copy_floor(opts["rows"], county=opts["county"])
+        elif opts["step"] == "floor-write":
+            result = bench.time_write_floor(opts["rows"], county=opts["county"])
         else:
             result = bench.time_export_floor(opts["file"], county=opts["county"])
         self.stdout.write(json.dumps(result, ensure_ascii=False))
