@@ -1,8 +1,9 @@
 """Recording visits: one service used by the admin, the phone pages, imports and the demo."""
 
+import functools
 import hashlib
 
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import Q
 from django.db.models.signals import m2m_changed, post_save, pre_save
 
@@ -76,14 +77,12 @@ def record_visit(*, client_id, household, campaign, visited_at, fraud_types=(), 
     return visit, True
 
 
-def _insert_once(visit: Visit) -> int | None:
-    """INSERT the visit unless its client id is stored; its new primary key, or None on a conflict. The caller
-    sends ``post_save`` for a new row."""
-    pre_save.send(sender=Visit, instance=visit, raw=False, using=connection.alias, update_fields=None)
+@functools.cache
+def _insert_once_sql(using: str) -> tuple[str, tuple]:
+    """The visit's ``INSERT … ON CONFLICT (client_id) DO NOTHING RETURNING id`` and its fields, written once."""
     meta = Visit._meta
-    fields = [f for f in meta.local_concrete_fields if not f.primary_key]
-    values = [f.get_db_prep_save(f.pre_save(visit, True), connection=connection) for f in fields]
-    quote = connection.ops.quote_name
+    fields = tuple(f for f in meta.local_concrete_fields if not f.primary_key)
+    quote = connections[using].ops.quote_name
     sql = "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) DO NOTHING RETURNING {}".format(
         quote(meta.db_table),
         ", ".join(quote(f.column) for f in fields),
@@ -91,6 +90,15 @@ def _insert_once(visit: Visit) -> int | None:
         quote(meta.get_field("client_id").column),
         quote(meta.pk.column),
     )
+    return sql, fields
+
+
+def _insert_once(visit: Visit) -> int | None:
+    """INSERT the visit unless its client id is stored; its new primary key, or None on a conflict. The caller
+    sends ``post_save`` for a new row."""
+    pre_save.send(sender=Visit, instance=visit, raw=False, using=connection.alias, update_fields=None)
+    sql, fields = _insert_once_sql(connection.alias)
+    values = [f.get_db_prep_save(f.pre_save(visit, True), connection=connection) for f in fields]
     with connection.cursor() as cursor:
         cursor.execute(sql, values)
         row = cursor.fetchone()
