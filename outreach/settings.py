@@ -72,7 +72,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
+    # django-csp's, with the header built once per process rather than on every response.
+    "outreach.lib.csp.CSPMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "outreach.accounts.middleware.RevealLimitMiddleware",
     # The campaign rule reads the campaign table once per request (outreach.campaigns.rules).

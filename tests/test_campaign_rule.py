@@ -315,3 +315,38 @@ def test_it_asks_the_phone_rule_in_one_query_with_or_without_the_snapshot(world,
             assert visit_campaign(household, world.today, visitor_id=member.pk).campaign == world.xinjiang_own
         with django_assert_num_queries(0):
             assert visit_campaign(household, world.today).campaign is None
+
+
+def test_it_takes_the_snapshot_in_the_phones_household_read_and_answers_the_same(
+    world, places, users, django_assert_num_queries
+):
+    # On PostgreSQL the visit POST's household lookup (mobile.queries.visit_target) carries the snapshot's
+    # statement and the visitor's assignments in its round trip; visit_campaign then asks nothing, and answers
+    # what it answers reading them itself. Elsewhere the lookup reads only the household.
+    from django.db import connection
+
+    from outreach.campaigns.rules import one_snapshot
+    from outreach.mobile.queries import visit_target
+
+    household = factories.make_household(places.zhouzhuang, grid=places.zhouzhuang_grid)
+    member = factories.make_member(places.zhouzhuang, user=users.grid)
+    factories.make_assignment(household, member, world.xinjiang_own)
+    alone = visit_campaign(household, world.today, visitor_id=member.pk)
+    folded = connection.vendor == "postgresql"
+    with one_snapshot():
+        with django_assert_num_queries(1):
+            target = visit_target(users.grid, household.pk, [])
+        assert target.visitor_id == member.pk
+        with django_assert_num_queries(0 if folded else 1):
+            choice = visit_campaign(target, world.today, visitor_id=target.visitor_id)
+        assert choice == alone and alone.campaign == world.xinjiang_own
+        # The assignments were read for that one question: the next one asks again.
+        with django_assert_num_queries(1):
+            assert visit_campaign(target, world.today, visitor_id=member.pk).campaign == world.xinjiang_own
+    unassigned = visit_campaign(household, world.today)
+    elsewhere = factories.make_household(places.jishan_village)
+    with one_snapshot():  # a household out of scope: the snapshot is still kept, nobody's assignments
+        with django_assert_num_queries(1):
+            assert visit_target(users.grid, elsewhere.pk, []) is None
+        with django_assert_num_queries(0 if folded else 1):
+            assert visit_campaign(household, world.today) == unassigned

@@ -125,3 +125,27 @@ def test_it_writes_the_same_scope_out_as_sql_for_the_visit_post(world, users):
                     household.village_id,
                     household.grid_id,
                 )
+
+
+def test_it_reads_a_grid_workers_grids_in_the_visit_posts_statement_with_the_same_answer(world, users, places):
+    # Before the request has the grid worker's area, scope_sql names their grid links in a subquery (one round
+    # trip fewer); after it, the ids. Both answer what scope_queryset answers, also with two grids and with none.
+    from django.db import connection
+
+    from outreach.accounts.models import User
+    from outreach.accounts.scoping import area_of, scope_sql
+
+    def households(condition, params):
+        with connection.cursor() as cursor:
+            cursor.execute(f'SELECT h."id" FROM "people_household" h WHERE {condition}', params)
+            return {row[0] for row in cursor.fetchall()}
+
+    for grids in ([places.zhouzhuang_grid], [places.zhouzhuang_grid, places.zhouzhuang_grid2], []):
+        users.grid.grids.set(grids)
+        fresh = User.objects.get(pk=users.grid.pk)
+        linked = scope_sql(fresh, Household, "h", connection)
+        assert "SELECT" in linked[0] and not hasattr(fresh, "_outreach_area")
+        area_of(fresh)
+        listed = scope_sql(fresh, Household, "h", connection)
+        assert "SELECT" not in listed[0]
+        assert households(*linked) == households(*listed) == _visible(User.objects.get(pk=users.grid.pk)), grids

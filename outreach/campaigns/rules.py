@@ -99,14 +99,16 @@ class _Snapshot:
         return _widest_first(c for c in self.covering(county_id) if c.start_date <= day <= c.end_date)
 
 
-# The snapshot of the request being answered: a one-slot list opened by ``one_snapshot()``, None outside one.
+# The snapshot of the request being answered: a list opened by ``one_snapshot()``, None outside one. Its first
+# slot is the snapshot, its second ((household id, member id), campaign ids) when the read that took the snapshot
+# also asked which campaigns that member holds that household in (``keep_snapshot``).
 _memo: ContextVar[list | None] = ContextVar("campaign_snapshot", default=None)
 
 
 @contextmanager
 def one_snapshot():
     """Answer every campaign question inside the block from one read of the campaign table (a request's)."""
-    token = _memo.set([None])
+    token = _memo.set([None, None])
     try:
         yield
     finally:
@@ -120,15 +122,15 @@ def _forget(**kwargs):
     """A campaign changed inside this request: the next question reads the table again."""
     slot = _memo.get()
     if slot is not None:
-        slot[0] = None
+        slot[0] = slot[1] = None
 
 
-def _snapshot_sql(held: bool, using: str = DEFAULT_DB_ALIAS) -> str:
+def _snapshot_sql(held: bool, using: str = DEFAULT_DB_ALIAS, member_of_user: bool = False) -> str:
     """The snapshot's statement: every campaign row with one linked county id per row (none for a city-wide
     drive), whether it lists every county (``covers_city``) and, with ``held``, whether the member (second
-    parameter) holds the household (first) in it. Written once as SQL: compiling it as a queryset cost each
-    visit POST about 3 ms of CPU."""
-    key = (using, held)
+    parameter; with ``member_of_user``, the party member of that user) holds the household (first) in it.
+    Written once as SQL: compiling it as a queryset cost each visit POST about 3 ms of CPU."""
+    key = (using, held, member_of_user)
     sql = _SQL.get(key)
     if sql is None:
         quote = connections[using].ops.quote_name
@@ -136,9 +138,16 @@ def _snapshot_sql(held: bool, using: str = DEFAULT_DB_ALIAS) -> str:
         assignment = Assignment._meta
         held_sql = ""
         if held:
+            member = "%s"
+            if member_of_user:
+                members = Assignment._meta.get_field("member").related_model._meta
+                member = (
+                    f"(SELECT {quote(members.pk.column)} FROM {quote(members.db_table)}"
+                    f" WHERE {quote(members.get_field('user').column)} = %s)"
+                )
             held_sql = (
                 f", EXISTS(SELECT 1 FROM {quote(assignment.db_table)} a WHERE a.{quote('campaign_id')} = c.{quote('id')}"
-                f" AND a.{quote('household_id')} = %s AND a.{quote('member_id')} = %s)"
+                f" AND a.{quote('household_id')} = %s AND a.{quote('member_id')} = {member})"
             )
         sql = (
             f"SELECT {_CAMPAIGN_ROWS.columns('c', using)}, l.{quote('county_id')},"
@@ -160,22 +169,56 @@ _SQL: dict = {}
 def _snapshot(held_by: tuple[int, int] | None = None) -> tuple[_Snapshot, set[int]]:
     """The snapshot (the request's, else read now) and, for ``held_by`` = (household id, member id), the ids of
     the campaigns in which that member holds that household: one query, or none when the request has its
-    snapshot and no holder is asked about. A campaign covers the whole city when it lists no county or every
+    snapshot and no holder is asked about (or the holder's campaigns were read with it, ``keep_snapshot``). A
+    campaign covers the whole city when it lists no county or every
     county (``covers_city``)."""
     slot = _memo.get()
     snapshot = slot[0] if slot is not None else None
     if snapshot is not None:
         if held_by is None:
             return snapshot, set()
+        if slot[1] is not None and slot[1][0] == held_by:
+            # Read with the snapshot, for the one visit_campaign it was read for: taken once, never kept.
+            held, slot[1] = slot[1][1], None
+            return snapshot, set(held)
         household_id, member_id = held_by
         held = Assignment.objects.filter(household_id=household_id, member_id=member_id)
         return snapshot, set(held.values_list("campaign_id", flat=True))
     using = router.db_for_read(Campaign)
-    width = len(_CAMPAIGN_ROWS.fields)
-    campaigns, linked, whole, held = {}, {}, {}, set()
     with connections[using].cursor() as cursor:
         cursor.execute(_snapshot_sql(held_by is not None, using), list(held_by or ()))
         rows = cursor.fetchall()
+    snapshot, held = _from_rows(rows, using, held_by is not None)
+    if slot is not None:
+        slot[0] = snapshot
+    return snapshot, held
+
+
+def snapshot_statement(using: str) -> str | None:
+    """For a caller sending its own statement in the same round trip (the phone's visit POST): the snapshot's
+    statement, its parameters (household id, user id) asking which campaigns the party member of that user holds
+    that household in; None when there is nothing to read (no request snapshot open, or it is taken already).
+    The rows go back to ``keep_snapshot``."""
+    slot = _memo.get()
+    if slot is None or slot[0] is not None or using != router.db_for_read(Campaign):
+        return None
+    return _snapshot_sql(True, using, member_of_user=True)
+
+
+def keep_snapshot(rows, using: str, household_id: int, member_id: int | None) -> None:
+    """Keep the rows of ``snapshot_statement`` as the request's snapshot, and, for the next ``visit_campaign`` of
+    this household by this member, the campaigns the member holds it in (None: the user is no member)."""
+    slot = _memo.get()
+    if slot is None:
+        return
+    snapshot, held = _from_rows(rows, using, True)
+    slot[0] = snapshot
+    slot[1] = ((household_id, member_id), frozenset(held)) if member_id is not None else None
+
+
+def _from_rows(rows, using: str, with_held: bool) -> tuple[_Snapshot, set[int]]:
+    width = len(_CAMPAIGN_ROWS.fields)
+    campaigns, linked, whole, held = {}, {}, {}, set()
     for row in rows:
         pk = row[0]
         if pk not in campaigns:
@@ -183,15 +226,12 @@ def _snapshot(held_by: tuple[int, int] | None = None) -> tuple[_Snapshot, set[in
             linked[pk], whole[pk] = set(), row[width + 1]
         if row[width] is not None:
             linked[pk].add(row[width])
-        if held_by is not None and row[width + 2]:
+        if with_held and row[width + 2]:
             held.add(pk)
     for pk, campaign in campaigns.items():
         campaign.county_ids = frozenset(linked[pk])
         campaign.whole_city = not linked[pk] or bool(whole[pk])
-    snapshot = _Snapshot(tuple(campaigns.values()))
-    if slot is not None:
-        slot[0] = snapshot
-    return snapshot, held
+    return _Snapshot(tuple(campaigns.values())), held
 
 
 def _widest_first(campaigns) -> list[Campaign]:

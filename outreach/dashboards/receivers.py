@@ -16,13 +16,19 @@ RULE_FIELDS = RULE_SWITCHES
 
 @receiver(field_data_changed, dispatch_uid="dashboards_field_data_changed")
 def on_field_data_changed(sender, village_ids=(), organization_ids=(), **kwargs):
-    # Only a mark inside the writer's transaction (one INSERT, so a visit POST stays cheap); the rebuild is
-    # one queued job, enqueued on commit unless one is already waiting. A village already marked was queued
-    # for by the writer that marked it: a burst of visits to one village asks the queue once.
-    marked = mark_villages_stale(village_ids)
-    marked += mark_organizations_stale(organization_ids)
-    if marked:
-        refresh_on_commit()
+    # Only a mark inside the writer's transaction (one INSERT, so a visit POST stays cheap; inside the visit's
+    # batch.combined() it goes with the visit's other INSERTs); the rebuild is one queued job, enqueued on commit
+    # unless one is already waiting. A village already marked was queued for by the writer that marked it: a
+    # burst of visits to one village asks the queue once.
+    asked = []
+
+    def marked(new):
+        if new and not asked:
+            asked.append(True)
+            refresh_on_commit()
+
+    mark_villages_stale(village_ids, then=marked)
+    mark_organizations_stale(organization_ids, then=marked)
 
 
 # Members one by one (admin, demo): their organization's 在岗党员数 and 党员参与率 change, and an agency branch

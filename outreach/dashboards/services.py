@@ -44,27 +44,27 @@ def campaign_days(campaign: Campaign) -> list[dt.date]:
     return [campaign.start_date + dt.timedelta(days=i) for i in range(days)]
 
 
-def mark_villages_stale(village_ids) -> int:
+def mark_villages_stale(village_ids, then=None) -> int | None:
     """Note villages whose summary rows must be rebuilt before the next ranking is read; return how many of them
     were not marked yet (0 when every one already waits for a refresh).
 
     One ``INSERT … ON CONFLICT DO NOTHING``: a village already marked keeps its mark (and its time), and the
     writer that made that mark queued the refresh that will take it, so the caller needs to queue one only when
-    this call made a new mark.
+    this call made a new mark. With ``then`` the number goes to ``then`` instead, once known (``mark_new``).
     """
     # Callers pass village ids read from foreign keys, so they exist: no query to check them.
     ids = sorted({int(v) for v in village_ids or () if v})
-    return mark_new(PendingVillage, [(v,) for v in ids], ("village",))
+    return mark_new(PendingVillage, [(v,) for v in ids], ("village",), then=then)
 
 
-def mark_organizations_stale(organization_ids) -> int:
+def mark_organizations_stale(organization_ids, then=None) -> int | None:
     """Note party organizations whose members changed: their rows (and nothing else) are rebuilt next.
 
     Villages reach their organizations through the village mark; an agency branch (县农机发展中心党支部) is
     tied to no village, so a write of its members marks the organization itself. Returns how many marks are
-    new (as ``mark_villages_stale``)."""
+    new (as ``mark_villages_stale``, ``then`` too)."""
     ids = sorted({int(o) for o in organization_ids or () if o})
-    return mark_new(PendingOrganization, [(o,) for o in ids], ("organization",))
+    return mark_new(PendingOrganization, [(o,) for o in ids], ("organization",), then=then)
 
 
 def has_pending(older_than_seconds: int = 0) -> bool:

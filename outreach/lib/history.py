@@ -18,6 +18,8 @@ from simple_history.manager import HistoryManager as LibraryHistoryManager
 from simple_history.models import HistoricalRecords as LibraryHistoricalRecords
 from simple_history.signals import post_create_historical_record, pre_create_historical_record
 
+from outreach.lib import batch
+
 
 class HistoryManager(LibraryHistoryManager):
     """The library's history manager whose ``from_queryset`` class is made once and reused."""
@@ -69,9 +71,18 @@ class HistoricalRecords(LibraryHistoricalRecords):
             "using": using,
         }
         pre_create_historical_record.send(**signal_kwargs)
-        _insert(history_instance, using or router.db_for_write(model, instance=history_instance))
-        self.create_historical_record_m2ms(history_instance, instance)
-        post_create_historical_record.send(**signal_kwargs)
+        if history_instance._history_m2m_fields:
+            # The m2m history rows name this row's id: it must be known now.
+            _insert(history_instance, using or router.db_for_write(model, instance=history_instance), held=False)
+            self.create_historical_record_m2ms(history_instance, instance)
+            post_create_historical_record.send(**signal_kwargs)
+        else:
+            # In ``batch.combined()`` (a visit POST) the row goes with the write's other INSERTs.
+            _insert(
+                history_instance,
+                using or router.db_for_write(model, instance=history_instance),
+                then=lambda: post_create_historical_record.send(**signal_kwargs),
+            )
 
 
 @functools.cache
@@ -89,15 +100,27 @@ def _insert_sql(model, using: str) -> tuple[str, tuple]:
     return sql, fields
 
 
-def _insert(obj, using: str) -> None:
-    """``obj.save()`` of a new row, with its signals, as one cached statement."""
+def _insert(obj, using: str, held: bool = True, then=None) -> None:
+    """``obj.save()`` of a new row, with its signals, as one cached statement; held by an open
+    ``batch.combined()`` unless ``held`` is false, and then ``obj.pk``, ``post_save`` and ``then()`` follow when
+    the batch is sent."""
     model = type(obj)
     connection = connections[using]
     pre_save.send(sender=model, instance=obj, raw=False, using=using, update_fields=None)
     sql, fields = _insert_sql(model, using)
+    params = [f.get_db_prep_save(f.pre_save(obj, True), connection=connection) for f in fields]
+
+    def inserted(values):
+        obj.pk = values[0]
+        obj._state.adding = False
+        obj._state.db = using
+        post_save.send(sender=model, instance=obj, created=True, raw=False, using=using, update_fields=None)
+        if then is not None:
+            then()
+
+    if held:
+        batch.insert(model._meta.db_table, sql, params, using, then=inserted)
+        return
     with transaction.mark_for_rollback_on_error(using), connection.cursor() as cursor:
-        cursor.execute(sql, [f.get_db_prep_save(f.pre_save(obj, True), connection=connection) for f in fields])
-        obj.pk = cursor.fetchone()[0]
-    obj._state.adding = False
-    obj._state.db = using
-    post_save.send(sender=model, instance=obj, created=True, raw=False, using=using, update_fields=None)
+        cursor.execute(sql, params)
+        inserted([cursor.fetchone()[0]])

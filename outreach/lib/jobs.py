@@ -10,6 +10,8 @@ from django.db import DEFAULT_DB_ALIAS, connection, transaction
 from django_tasks import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
+from outreach.lib import batch
+
 
 def enqueue_unless_waiting(task, has_work, lock_key: int) -> bool:
     """Queue ``task`` if ``has_work()`` and no job of it is waiting to start; whether one was queued.
@@ -34,15 +36,22 @@ def enqueue_unless_waiting(task, has_work, lock_key: int) -> bool:
     return True
 
 
-def mark_new(model, keys: list[tuple], key_fields: tuple[str, ...], stamp_field: str = "marked_at") -> int:
+def mark_new(
+    model, keys: list[tuple], key_fields: tuple[str, ...], stamp_field: str = "marked_at", then=None
+) -> int | None:
     """Insert the marks ``keys`` (tuples of ``key_fields`` values) into ``model`` in one ``INSERT … ON CONFLICT DO
     NOTHING``, stamped now; return how many were new.
 
     A mark already there keeps its time, and the writer that made it asked for the job that will take it: a
     caller asks the queue (``enqueue_unless_waiting``) only when this returns more than 0.
+    With ``then``, the INSERT may wait for an open ``batch.combined()`` (a visit POST's): ``then(new)`` gets the
+    number once it is known, and this returns None.
     """
     if not keys:
-        return 0
+        if then is None:
+            return 0
+        then(0)
+        return None
     from django.utils import timezone
 
     meta = model._meta
@@ -59,6 +68,9 @@ def mark_new(model, keys: list[tuple], key_fields: tuple[str, ...], stamp_field:
         ", ".join([row] * len(keys)),
         ", ".join(quote(f.column) for f in fields[: len(key_fields)]),
     )
+    if then is not None:
+        batch.insert(meta.db_table, f"{sql} RETURNING 1", params, connection.alias, then=lambda rows: then(len(rows)))
+        return None
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return max(cursor.rowcount, 0)

@@ -6,6 +6,7 @@ from django.db.models.expressions import RawSQL
 
 from outreach.accounts.privacy import display_phone, sees_full_phones
 from outreach.accounts.scoping import scope_queryset, scope_sql
+from outreach.campaigns import rules
 from outreach.lib import metrics
 from outreach.lib.rawrows import RowReader
 from outreach.mobile.models import CallbackCheck
@@ -111,6 +112,16 @@ def my_households(user, campaign, q: str = "", unvisited: bool = False, page: in
 _TARGET = RowReader(Household, ("id", "county", "town", "village", "grid"))
 
 
+def _sends_several(connection) -> bool:
+    """Whether ``execute`` may carry two statements in one round trip: psycopg 3's client-side binding cursor
+    (Django's default on PostgreSQL), whose results ``nextset()`` walks."""
+    if connection.vendor != "postgresql":
+        return False
+    from django.db.backends.postgresql.psycopg_any import is_psycopg3
+
+    return is_psycopg3 and not connection.settings_dict.get("OPTIONS", {}).get("server_side_binding")
+
+
 def visit_target(user, household_id: int, script_ids) -> Household | None:
     """The household a phone's visit names, if it is in ``user``'s scope, else None; one query for the three
     things a visit POST must read before it writes.
@@ -120,7 +131,9 @@ def visit_target(user, household_id: int, script_ids) -> Household | None:
     worker without one), and ``active_scripts``, how many of ``script_ids`` are fraud scripts still active.
     Written as SQL with the scope's condition (``scope_sql``) where the user's scope is a column of the
     household: compiling the queryset cost the POST more CPU than the statement itself. A scope that follows
-    a relation (a party member's assignments) goes through ``scope_queryset``.
+    a relation (a party member's assignments) goes through ``scope_queryset``. On PostgreSQL the campaign
+    rule's snapshot statement (``rules.snapshot_statement``) goes in the same round trip when the request has
+    not read it yet, so ``visit_campaign`` then asks nothing.
     """
     quote = connection.ops.quote_name
     member = PartyMember._meta
@@ -146,9 +159,18 @@ def visit_target(user, household_id: int, script_ids) -> Household | None:
         f" FROM {quote(Household._meta.db_table)} h WHERE h.{quote('id')} = %s"
         + (f" AND {condition}" if condition else "")
     )
+    params = [user.pk, *script_ids, household_id, *params]
+    # The campaign rule's snapshot rides along when the request has none yet (visit_campaign comes next).
+    snapshot_sql = rules.snapshot_statement(connection.alias) if _sends_several(connection) else None
     with connection.cursor() as cursor:
-        cursor.execute(sql, [user.pk, *script_ids, household_id, *params])
-        row = cursor.fetchone()
+        if snapshot_sql is None:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+        else:
+            cursor.execute(f"{sql}; {snapshot_sql}", [*params, household_id, user.pk])
+            row = cursor.fetchone()
+            cursor.nextset()
+            rules.keep_snapshot(cursor.fetchall(), connection.alias, household_id, row[-2] if row else None)
     if row is None:
         return None
     household = _TARGET.instance(row, connection.alias)

@@ -10,8 +10,13 @@ from outreach.visits.models import Visit
 
 @receiver(post_save, sender=Visit, dispatch_uid="mobile_visit_saved")
 def on_visit_saved(sender, instance, raw=False, **kwargs):
-    # One INSERT inside the visit's transaction (record_visit sends post_save there); the check is one job.
+    # One INSERT inside the visit's transaction (record_visit sends post_save there, in its batch.combined(),
+    # so it goes with the visit's other INSERTs); the check is one job.
     if raw or not instance.village_id or instance.visited_at is None:
         return
-    if mark_for_integrity_check(instance.village_id, instance.visited_at):
+    mark_for_integrity_check(instance.village_id, instance.visited_at, then=_ask_if_new)
+
+
+def _ask_if_new(new: bool) -> None:
+    if new:
         check_on_commit()

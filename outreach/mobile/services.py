@@ -300,14 +300,19 @@ def sync_integrity(visit_ids) -> int:
     return set_integrity({pk: IntegrityStatus.of(statuses.get(pk, ())) for pk in ids})
 
 
-def mark_for_integrity_check(village_id: int, visited_at) -> bool:
+def mark_for_integrity_check(village_id: int, visited_at, then=None) -> bool | None:
     """Note that the visits of ``village_id`` on the local day of ``visited_at`` need checking (one INSERT … ON
     CONFLICT DO NOTHING); whether the mark is new. A village-day already marked was queued for by the writer
-    that marked it, so only a new mark needs to ask the queue for the job."""
+    that marked it, so only a new mark needs to ask the queue for the job. With ``then``, ``then(new)`` is
+    called once that is known (the INSERT may wait for a ``batch.combined()``) and this returns None."""
     visited_at = Visit._meta.get_field("visited_at").to_python(visited_at)  # a caller may pass ISO text
     if timezone.is_naive(visited_at):
         visited_at = timezone.make_aware(visited_at)
-    return mark_new(PendingIntegrityCheck, [(village_id, timezone.localdate(visited_at))], ("village", "day")) > 0
+    keys = [(village_id, timezone.localdate(visited_at))]
+    if then is not None:
+        mark_new(PendingIntegrityCheck, keys, ("village", "day"), then=lambda new: then(new > 0))
+        return None
+    return mark_new(PendingIntegrityCheck, keys, ("village", "day")) > 0
 
 
 def has_pending_checks() -> bool:

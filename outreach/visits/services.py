@@ -1,12 +1,14 @@
 """Recording visits: one service used by the admin, the phone pages, imports and the demo."""
 
+import functools
 import hashlib
 
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import Q
 from django.db.models.signals import m2m_changed, post_save, pre_save
 
 from outreach.campaigns.models import Campaign
+from outreach.lib import batch
 from outreach.lib.signals import field_data_changed
 from outreach.visits.models import FraudType, QualifyingRule, Visit, VisitorLastVisit
 
@@ -38,7 +40,8 @@ def record_visit(*, client_id, household, campaign, visited_at, fraud_types=(), 
     ``fraud_types`` may be FraudType objects or their ids.
 
     The phone pages post visits at city scale, so the write is kept to few round trips: one
-    ``INSERT … ON CONFLICT (client_id) DO NOTHING RETURNING id`` and the scripts' rows in one transaction.
+    ``INSERT … ON CONFLICT (client_id) DO NOTHING RETURNING id``, then one statement for the rows that follow it
+    (history, scripts, the receivers' marks: ``outreach.lib.batch``), in one transaction.
     When the client id is already stored (a resend, or a concurrent resend that won the race) the INSERT
     returns nothing, the files this call wrote are removed, and the stored row is returned.
     ``pre_save``/``post_save`` are sent as ``save()`` would, so change-history listeners see the new visit.
@@ -60,21 +63,26 @@ def record_visit(*, client_id, household, campaign, visited_at, fraud_types=(), 
             if stored.household_id != visit.household_id or stored.recorded_by_id != visit.recorded_by_id:
                 raise ClientIdTaken
             return stored, False
-        if fraud_types:
-            _add_scripts(visit, fraud_types)
-        # Inside the visit's transaction: the receivers' marks commit (or roll back) with the visit, in the
-        # same round trips, so a visit POST pays no second transaction.
-        field_data_changed.send(sender=Visit, village_ids={visit.village_id})
+        # The INSERTs that follow the visit (its history row from post_save, the integrity mark, the scripts'
+        # rows, the summary's stale mark) go as one statement; anything a receiver reads flushes them first.
+        with batch.combined(connection.alias):
+            post_save.send(
+                sender=Visit, instance=visit, created=True, raw=False, using=connection.alias, update_fields=None
+            )
+            if fraud_types:
+                _add_scripts(visit, fraud_types)
+            # Inside the visit's transaction: the receivers' marks commit (or roll back) with the visit, in the
+            # same round trips, so a visit POST pays no second transaction.
+            field_data_changed.send(sender=Visit, village_ids={visit.village_id})
     return visit, True
 
 
-def _insert_once(visit: Visit) -> int | None:
-    """INSERT the visit unless its client id is stored; its new primary key, or None on a conflict."""
-    pre_save.send(sender=Visit, instance=visit, raw=False, using=connection.alias, update_fields=None)
+@functools.cache
+def _insert_once_sql(using: str) -> tuple[str, tuple]:
+    """The visit's ``INSERT … ON CONFLICT (client_id) DO NOTHING RETURNING id`` and its fields, written once."""
     meta = Visit._meta
-    fields = [f for f in meta.local_concrete_fields if not f.primary_key]
-    values = [f.get_db_prep_save(f.pre_save(visit, True), connection=connection) for f in fields]
-    quote = connection.ops.quote_name
+    fields = tuple(f for f in meta.local_concrete_fields if not f.primary_key)
+    quote = connections[using].ops.quote_name
     sql = "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) DO NOTHING RETURNING {}".format(
         quote(meta.db_table),
         ", ".join(quote(f.column) for f in fields),
@@ -82,6 +90,15 @@ def _insert_once(visit: Visit) -> int | None:
         quote(meta.get_field("client_id").column),
         quote(meta.pk.column),
     )
+    return sql, fields
+
+
+def _insert_once(visit: Visit) -> int | None:
+    """INSERT the visit unless its client id is stored; its new primary key, or None on a conflict. The caller
+    sends ``post_save`` for a new row."""
+    pre_save.send(sender=Visit, instance=visit, raw=False, using=connection.alias, update_fields=None)
+    sql, fields = _insert_once_sql(connection.alias)
+    values = [f.get_db_prep_save(f.pre_save(visit, True), connection=connection) for f in fields]
     with connection.cursor() as cursor:
         cursor.execute(sql, values)
         row = cursor.fetchone()
@@ -95,7 +112,6 @@ def _insert_once(visit: Visit) -> int | None:
     visit.pk = row[0]
     visit._state.adding = False
     visit._state.db = connection.alias
-    post_save.send(sender=Visit, instance=visit, created=True, raw=False, using=connection.alias, update_fields=None)
     return visit.pk
 
 
@@ -109,15 +125,19 @@ def _add_scripts(visit: Visit, fraud_types: list) -> None:
     signal = {"sender": through, "instance": visit, "reverse": False, "model": FraudType, "using": connection.alias}
     m2m_changed.send(action="pre_add", pk_set=ids, **signal)
     quote = connection.ops.quote_name
-    sql = "INSERT INTO {} ({}, {}) VALUES {} ON CONFLICT DO NOTHING".format(
+    sql = "INSERT INTO {} ({}, {}) VALUES {} ON CONFLICT DO NOTHING RETURNING 1".format(
         quote(meta.db_table),
         quote(meta.get_field("visit").column),
         quote(meta.get_field("fraudtype").column),
         ", ".join(["(%s, %s)"] * len(ids)),
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [value for pk in sorted(ids) for value in (visit.pk, pk)])
-    m2m_changed.send(action="post_add", pk_set=ids, **signal)
+    batch.insert(
+        meta.db_table,
+        sql,
+        [value for pk in sorted(ids) for value in (visit.pk, pk)],
+        connection.alias,
+        then=lambda rows: m2m_changed.send(action="post_add", pk_set=ids, **signal),
+    )
 
 
 def requalify_visits(campaign) -> int:
