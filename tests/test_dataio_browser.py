@@ -1,11 +1,10 @@
 """The 导入 page as a county clerk clicks through it: upload, preview, confirm (real chromium)."""
 
 import pytest
-from django.db import connection
 from django.urls import reverse
 
 from tests import factories
-from tests.browser import launch_chromium
+from tests.browser import end_other_sessions, launch_chromium
 from tests.dataio_files import responsibility_book
 from tests.test_dataio_import import longxing_rows
 
@@ -19,14 +18,7 @@ def page(transactional_db):
         context = browser.new_context()
         yield context.new_page()
         context.close()
-    # A live-server request thread can still hold a PostgreSQL session after chromium is gone, which would
-    # stop the test database from being dropped at the end of the run: end those sessions now.
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
+    end_other_sessions()  # a live-server request may still hold a session (tests/browser.py)
 
 
 def test_it_uploads_previews_and_confirms_an_import(live_server, page, places, settings, tmp_path):

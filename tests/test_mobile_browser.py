@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from outreach.people.models import Resident
 from outreach.visits.models import COMMON_FRAUD_TYPES, FraudType, Visit
-from tests.browser import launch_chromium
+from tests.browser import end_other_sessions, launch_chromium
 from tests.factories import PASSWORD, make_campaign, make_household, make_visit
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -53,6 +53,7 @@ def phone(browser, live_server, transactional_db):
     context.set_default_timeout(15_000)
     yield context
     context.close()
+    end_other_sessions(terminate=False)  # the next test's requests use the live server's sessions
 
 
 @pytest.fixture
