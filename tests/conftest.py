@@ -23,6 +23,12 @@ def _fast_password_hashing(settings):
 def django_db_setup(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         load_divisions()
+    yield
+    # Before the test database is dropped: a live server's request threads may still hold idle sessions.
+    from tests.browser import end_other_sessions
+
+    with django_db_blocker.unblock():
+        end_other_sessions()
 
 
 @pytest.fixture
