@@ -348,6 +348,21 @@ def test_it_lists_households_never_visited_vulnerable_first(field_world, users):
     assert list(households_never_visited(users.grid, field_world["campaign"])) == []  # 周庄村第1网格 all visited
 
 
+def test_a_never_visited_list_of_an_earlier_day_counts_only_the_visits_up_to_it(field_world, users, client):
+    # As the idle members: the list "截至 8月3日" still has h3 (first visited on 8/5) and the households added later
+    # are not on it. The page reads the same rule.
+    h1, h2, h3, h4, w1 = field_world["households"]
+    campaign = field_world["campaign"]
+    assert set(households_never_visited(users.county, campaign, dt.date(2021, 8, 3))) == {h3, h4, w1}
+    assert set(households_never_visited(users.county, campaign, dt.date(2021, 8, 5))) == {h4, w1}
+    h4.roster_start = dt.date(2021, 8, 4)
+    h4.save()
+    assert h4 not in households_never_visited(users.county, campaign, dt.date(2021, 8, 3))
+    client.force_login(users.county)
+    page = client.get(f"/dashboard/chase/households/?date=2021-08-03&campaign={campaign.pk}").content.decode()
+    assert f">{h3.address}<" in page and f">{h1.address}<" not in page
+
+
 def test_it_masks_phones_in_the_chase_list(field_world, users, client):
     client.force_login(users.county)
     response = client.get("/dashboard/chase/households/")

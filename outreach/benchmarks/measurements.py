@@ -238,8 +238,9 @@ def chase_households_floor(ctx: Context) -> dict:
     from outreach.dashboards import queries
 
     user = ctx.user("county")
-    campaign = page_campaign(user.county, queries.default_as_of()).campaign
-    qs = queries.households_never_visited(user, campaign)[:CHASE_ROWS]
+    as_of = queries.default_as_of()
+    campaign = page_campaign(user.county, as_of).campaign
+    qs = queries.households_never_visited(user, campaign, as_of)[:CHASE_ROWS]
     return raw_floor(ctx, [qs], f"本页主查询（前 {CHASE_ROWS} 户从未走访的住户）裸 SQL，同一次运行中计时")
 
 

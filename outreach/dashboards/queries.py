@@ -702,23 +702,26 @@ def idle_members(members, days: int, as_of: dt.date | None = None):
     )
 
 
-def households_never_visited(user, campaign: Campaign | None):
-    """Households in ``user``'s scope with no visit in ``campaign``, vulnerable households first."""
+def households_never_visited(user, campaign: Campaign | None, as_of: dt.date | None = None):
+    """Households in ``user``'s scope with no visit in ``campaign`` up to ``as_of``, vulnerable households first."""
     return (
-        never_visited(scope_queryset(user, Household.objects.all()), campaign)
+        never_visited(scope_queryset(user, Household.objects.all()), campaign, as_of)
         .with_vulnerable_first()
         .select_related("village", "town", "grid")
         .order_by("vulnerable_first", "village_id", "pk")
     )
 
 
-def never_visited(households, campaign: Campaign | None):
-    """The ones of ``households`` on today's roster with no visit in ``campaign`` (any visit when None): the
-    chase list's rule."""
-    visits = Visit.objects.filter(household=OuterRef("pk"))
+def never_visited(households, campaign: Campaign | None, as_of: dt.date | None = None):
+    """The ones of ``households`` on ``as_of``'s roster (today's when None) with no visit in ``campaign`` (any
+    visit when None) up to the end of that day: the chase list's rule. As ``idle_members``, a list of an earlier
+    day does not count the visits made after it."""
+    as_of = as_of or timezone.localdate()
+    end = timezone.make_aware(dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time.min))
+    visits = Visit.objects.filter(household=OuterRef("pk"), visited_at__lt=end)
     if campaign is not None:
         visits = visits.filter(campaign=campaign)
-    return households.on_roster().filter(~Exists(visits))
+    return households.on_roster(as_of).filter(~Exists(visits))
 
 
 def chase_counts(county: County, days: int = 7, as_of: dt.date | None = None) -> list[dict]:
@@ -727,7 +730,7 @@ def chase_counts(county: County, days: int = 7, as_of: dt.date | None = None) ->
     idle ``days`` days, counted with the chase lists' own rules. Towns with nothing to chase are left out."""
     as_of = as_of or timezone.localdate()
     campaign = page_campaign(county, as_of).campaign
-    households = never_visited(Household.objects.filter(county=county), campaign).filter(vulnerable_q())
+    households = never_visited(Household.objects.filter(county=county), campaign, as_of).filter(vulnerable_q())
     by_town = dict(households.values_list("town").annotate(n=Count("pk")).order_by())
     members = idle_members(PartyMember.objects.filter(county=county), days, as_of)
     idle = dict(members.values_list("organization__town").annotate(n=Count("pk")).order_by())

@@ -407,7 +407,7 @@ def chase_members(request):
 def chase_households(request):
     as_of = _as_of(request)
     choice = _user_campaign(request, as_of)
-    qs = queries.households_never_visited(request.user, choice.campaign)
+    qs = queries.households_never_visited(request.user, choice.campaign, as_of)
     grid = None
     if request.GET.get("grid"):
         grid = get_in_scope_or_404(request.user, GridArea.objects.select_related("village"), pk=request.GET["grid"])
