@@ -18,7 +18,7 @@ The grid level reads households, assignments and visits directly and is never ke
 
 import dataclasses
 import threading
-import time
+from time import monotonic
 from collections import OrderedDict
 
 from django.conf import settings
@@ -62,7 +62,7 @@ def kept(key: tuple, number: int | None, compute):
     """``compute()``, or what it returned for ``key`` under the same ``number`` within the time allowed."""
     if number is None:
         return compute()
-    now = time.monotonic()
+    now = monotonic()
     with _lock:
         entry = _entries.get(key)
         if entry is not None and entry[0] == number and entry[1] > now:
