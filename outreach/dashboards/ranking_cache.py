@@ -18,8 +18,8 @@ The grid level reads households, assignments and visits directly and is never ke
 
 import dataclasses
 import threading
-from time import monotonic
 from collections import OrderedDict
+from time import monotonic
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
